@@ -1,0 +1,1 @@
+"""The ``labelloop`` command line: a thin face over the loop."""

@@ -1,0 +1,356 @@
+"""``labelloop``: every step of the loop from the shell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from labelloop.config import TIERS, load_config
+from labelloop.errors import InputFileError, LabelloopError
+from labelloop.settings import Settings
+
+console = Console()
+
+
+class _Group(TyperGroup):
+    """The one place that turns labelloop's errors into a clean message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InputFileError as exc:
+            for reject in exc.rejects[:50]:
+                console.print(f"[red]reject[/] {reject}", highlight=False)
+            if len(exc.rejects) > 50:
+                console.print(f"... and {len(exc.rejects) - 50} more rejects")
+            console.print(
+                f"[red]error:[/] {len(exc.rejects)} bad records; nothing was imported "
+                "(use --skip-invalid to import the rest)",
+                highlight=False,
+            )
+            raise SystemExit(2) from None
+        except LabelloopError as exc:
+            console.print(f"[red]error:[/] {exc}", highlight=False)
+            raise SystemExit(2) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="labelloop: the model does the routine, people do the judgment.",
+)
+db_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Manage the store.")
+audit_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Check the audit trail.")
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+
+ProjectArg = Annotated[str, typer.Argument(help="Project name.")]
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the SQLite store, models and exports [env: LABELLOOP_DATA_DIR]."
+        ),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL of the store [env: LABELLOOP_DATABASE_URL].")
+    ] = None,
+) -> None:
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if db is not None:
+        overrides["database_url"] = db
+    ctx.obj = Settings(**overrides)
+
+
+def _open(ctx: typer.Context, name: str, **kwargs: Any) -> Any:
+    from labelloop.loop.project import Project, connect
+
+    settings: Settings = ctx.obj
+    return Project.open(name, engine=connect(settings), settings=settings, **kwargs)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Argument(help="Project config (.toml, .yaml or .json).")],
+    actor: Annotated[str, typer.Option(help="Who creates it.")] = "admin",
+) -> None:
+    """Create a project from a config file."""
+    from labelloop.loop.project import Project, connect
+
+    cfg = load_config(config)
+    project = Project.create(cfg, engine=connect(ctx.obj), settings=ctx.obj, actor=actor)
+    console.print(
+        f"created project [bold]{project.name}[/] ({len(cfg.labels)} labels, "
+        f"target accuracy {cfg.routing.target_accuracy:.1%} at "
+        f"{cfg.routing.confidence:.0%} confidence)"
+    )
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    project: ProjectArg,
+    file: Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet file of items.")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="jsonl, csv or parquet (default: from the suffix)."),
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Import the valid records and write the rejects.")
+    ] = False,
+    rejects: Annotated[Path | None, typer.Option(help="Where to write rejects.")] = None,
+) -> None:
+    """Import items; a bad file imports nothing unless --skip-invalid."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    proj = _open(ctx, project)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,.0f} records"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"importing {file.name}", total=None)
+        report = proj.import_file(
+            file,
+            fmt=fmt,
+            skip_invalid=skip_invalid,
+            rejects_path=rejects,
+            progress=lambda n: bar.update(task, completed=n),
+        )
+    console.print(
+        f"added {report.added:,} items ({report.unchanged:,} already there, "
+        f"{report.with_labels:,} with labels); holdout +{report.holdout_added}"
+    )
+    if report.rejected:
+        console.print(f"[yellow]{report.rejected:,} rejects[/] written to {report.rejects_path}")
+
+
+@app.command()
+def train(ctx: typer.Context, project: ProjectArg) -> None:
+    """Train a model version now; promote it only if the holdout says it is not worse."""
+    proj = _open(ctx, project, retrain="off")
+    info = proj.train(actor="cli")
+    if info is None:
+        console.print(
+            "not enough labels to train yet "
+            f"(need {proj.config.retrain.min_labels} and two classes)"
+        )
+        return
+    verdict = "[green]promoted[/]" if info.promoted else "[yellow]kept the previous model[/]"
+    console.print(f"model v{info.version}: {verdict} {json.dumps(info.metrics)}")
+
+
+@app.command()
+def route(ctx: typer.Context, project: ProjectArg) -> None:
+    """Plan, start or decide an auto-accept round."""
+    outcome = _open(ctx, project).route()
+    console.print(f"{outcome.action}: {outcome.reason}")
+    if outcome.plan is not None and outcome.plan.n_candidates:
+        p = outcome.plan
+        console.print(
+            f"plan: auto-accept {p.n_candidates:,} items with confidence >= "
+            f"{p.threshold:.4f} after auditing {p.sample_size:,}; "
+            f"expected errors {p.expected_errors:.1f}, allowed {p.allowed_errors}"
+        )
+
+
+@app.command()
+def queue(
+    ctx: typer.Context,
+    project: ProjectArg,
+    n: Annotated[int, typer.Option("-n", help="How many.")] = 10,
+    tier: Annotated[str, typer.Option(help=f"One of {', '.join(TIERS)}.")] = "annotator",
+) -> None:
+    """Show the next items waiting for people, most valuable first."""
+    from labelloop.loop.queue import peek
+
+    table = Table("item", "key", "kind", "priority")
+    for row in peek(_open(ctx, project), n, tier=tier):
+        table.add_row(str(row["item_id"]), row["key"], row["kind"], f"{row['priority']:.4g}")
+    console.print(table)
+
+
+@app.command()
+def label(
+    ctx: typer.Context,
+    project: ProjectArg,
+    key: Annotated[str, typer.Argument(help="Item key, e.g. id:123.")],
+    labels: Annotated[list[str], typer.Argument(help="The label (several: multi-label).")],
+    annotator: Annotated[str, typer.Option(help="Who labels.")] = "cli",
+) -> None:
+    """Record a human label for one item."""
+    proj = _open(ctx, project, retrain="sync")
+    item_id = _item_id(proj, key)
+    value: Any = labels if proj.config.multi_label else labels[0]
+    result = proj.annotate(item_id, value, annotator=annotator)
+    console.print(f"annotation {result.annotation_id} stored for {key}")
+
+
+@app.command()
+def answers(
+    ctx: typer.Context,
+    project: ProjectArg,
+    file: Annotated[Path, typer.Argument(help="CSV of item key, annotator, label.")],
+    item_col: str = "item",
+    annotator_col: str = "annotator",
+    label_col: str = "label",
+) -> None:
+    """Record many human labels from a long file (item, annotator, label)."""
+    from labelloop.loop.annotators import CrowdReplay
+
+    proj = _open(ctx, project, retrain="sync")
+    crowd = CrowdReplay.from_file(
+        file, item_col=item_col, annotator_col=annotator_col, label_col=label_col
+    )
+    stored = 0
+    for item, votes in crowd.answers.items():
+        item_id = _item_id(proj, item if ":" in item else f"id:{item}")
+        for who, value in votes:
+            proj.annotate(
+                item_id,
+                value.split("|") if proj.config.multi_label else value,
+                annotator=who,
+                client_key=f"{file.name}:{item}:{who}",
+            )
+            stored += 1
+    console.print(f"stored {stored:,} answers")
+
+
+def _item_id(proj: Any, key: str) -> int:
+    from sqlalchemy import select
+
+    from labelloop.errors import NotFoundError
+    from labelloop.store import tables as t
+
+    with proj.engine.connect() as conn:
+        found = conn.execute(
+            select(t.items.c.id).where(t.items.c.project_id == proj.id, t.items.c.key == key)
+        ).scalar()
+    if found is None:
+        raise NotFoundError(f"no item with key {key!r} in project {proj.name!r}")
+    return int(found)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    project: ProjectArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Items by state, the queue per tier, models and auto-accept rounds."""
+    info = _open(ctx, project).status()
+    if as_json:
+        print(json.dumps(info, indent=2, default=str))
+        return
+    console.print(f"[bold]{info['project']}[/]: {info['items']:,} items {info['by_status']}")
+    console.print(
+        f"queue per tier: {info['queue']}; holdout {info['holdout']['labelled']}/"
+        f"{info['holdout']['size']} labelled; label sources {info['label_sources']}"
+    )
+    models = Table("version", "status", "labels", "holdout accuracy", "lower bound")
+    for m in info["models"]:
+        models.add_row(
+            str(m["version"]),
+            m["status"],
+            str(m["n_labels"]),
+            f"{m.get('accuracy', float('nan')):.4f}",
+            f"{m.get('accuracy_low', float('nan')):.4f}",
+        )
+    console.print(models)
+    for r in info["rounds"]:
+        console.print(
+            f"round {r['id']} (attempt {r['attempt']}): {r['status']}, "
+            f"{r['candidates']:,} candidates, audit {r['sample_size']}, "
+            f"errors {r['sample_errors']}, bound {r['error_bound']} of "
+            f"{r['allowed_errors']} allowed"
+        )
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    project: ProjectArg,
+    out: Annotated[Path, typer.Argument(help="File (or folder for hf) to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv, parquet or hf.")] = "jsonl",
+) -> None:
+    """Export decided items as a content-hashed dataset version."""
+    version = _open(ctx, project).export(out, fmt=fmt, actor="cli")
+    console.print(
+        f"dataset version {version.id}: {version.n_items:,} items, "
+        f"sha256 {version.content_hash[:16]}…, written to {out}"
+    )
+
+
+@app.command()
+def guidelines(
+    ctx: typer.Context,
+    project: ProjectArg,
+    file: Annotated[Path | None, typer.Option(help="New guideline text (markdown).")] = None,
+    author: str = "admin",
+) -> None:
+    """Show the guidelines, or store a new version from --file."""
+    proj = _open(ctx, project)
+    if file is None:
+        console.print(f"[bold]version {proj.guideline_version()}[/]\n{proj.guidelines()}")
+        return
+    version = proj.update_guidelines(file.read_text(encoding="utf-8"), author=author)
+    console.print(f"guidelines version {version} stored")
+
+
+@app.command()
+def strategies() -> None:
+    """List the query strategies."""
+    from labelloop.learn.strategies import STRATEGIES
+
+    for name, cls in sorted(STRATEGIES.items()):
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        console.print(f"[bold]{name}[/]  {doc}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply migrations to the store."""
+    from labelloop.store.engine import current_revision, make_engine, upgrade
+
+    engine = make_engine(ctx.obj.resolved_database_url())
+    upgrade(engine)
+    console.print(f"store at revision {current_revision(engine)}")
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Check the hash chain of the event log; exit 1 if anything was edited."""
+    from labelloop.loop.project import connect
+    from labelloop.store.events import verify_chain
+
+    with connect(ctx.obj).connect() as conn:
+        count, breaks = verify_chain(conn)
+    if breaks:
+        for b in breaks[:20]:
+            console.print(f"[red]event {b.event_id}[/]: {b.reason}")
+        console.print(f"[red]audit log broken[/]: {len(breaks)} problems in {count:,} events")
+        raise typer.Exit(1)
+    console.print(f"[green]audit log intact[/]: {count:,} events verified")
+
+
+from labelloop.cli.simulate import simulate  # noqa: E402
+
+app.command()(simulate)

@@ -1,0 +1,148 @@
+"""Project configuration: label schema, data, model, query strategy, routing and retraining.
+
+A project is described by a TOML or YAML file (or the same dict through the API). Unknown keys and
+bad values raise :class:`~labelloop.errors.ConfigError` naming the dotted key, e.g.
+``routing.target_accuracy: Input should be less than 1``.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from labelloop.errors import ConfigError
+
+Tier = Literal["annotator", "reviewer", "expert"]
+TIERS: tuple[str, ...] = ("annotator", "reviewer", "expert")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RiskRule(_Strict):
+    """Route items whose metadata match ``when`` to ``tier``, whatever the model's confidence."""
+
+    when: str
+    tier: Tier = "expert"
+
+
+class ModelConfig(_Strict):
+    """Which model pre-annotates and how its features are made."""
+
+    kind: Literal["logistic", "plugin", "http"] = "logistic"
+    features: Literal["auto", "tfidf", "embeddings", "numeric"] = "auto"
+    C: float = Field(default=1.0, gt=0)
+    plugin: str | None = None
+    url: str | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _needs_target(self) -> ModelConfig:
+        if self.kind == "plugin" and not self.plugin:
+            raise ValueError("model.kind 'plugin' needs model.plugin = 'package.module:Class'")
+        if self.kind == "http" and not self.url:
+            raise ValueError("model.kind 'http' needs model.url")
+        return self
+
+
+class QueryConfig(_Strict):
+    """How the human queue is ordered."""
+
+    strategy: str = "margin"
+    batch_size: int = Field(default=50, ge=1)
+
+
+class RoutingConfig(_Strict):
+    """Target accuracy of the finished dataset and the risk rules."""
+
+    target_accuracy: float = Field(default=0.99, gt=0, lt=1)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    holdout_size: int | None = Field(default=None, ge=10)
+    holdout_max_fraction: float = Field(default=0.1, gt=0, le=1)
+    rules: tuple[RiskRule, ...] = ()
+
+
+class RetrainConfig(_Strict):
+    """When a new model version is trained."""
+
+    every: int = Field(default=50, ge=1)
+    min_labels: int = Field(default=10, ge=2)
+
+
+class ProjectConfig(_Strict):
+    """Everything that defines a labelling project."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    labels: tuple[str, ...] = Field(min_length=2)
+    multi_label: bool = False
+    data: Literal["text", "tabular", "image"] = "text"
+    text_field: str = "text"
+    feature_fields: tuple[str, ...] = ()
+    id_field: str | None = "id"
+    label_field: str | None = None
+    image_shape: tuple[int, ...] | None = None
+    guidelines: str = ""
+    model: ModelConfig = ModelConfig()
+    query: QueryConfig = QueryConfig()
+    routing: RoutingConfig = RoutingConfig()
+    retrain: RetrainConfig = RetrainConfig()
+
+    @model_validator(mode="after")
+    def _check_schema(self) -> ProjectConfig:
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError("labels must be unique")
+        if self.data in ("tabular", "image") and not self.feature_fields:
+            raise ValueError(f"data '{self.data}' needs feature_fields (the numeric columns)")
+        return self
+
+    def to_json(self) -> str:
+        """Serialise for the store."""
+        return self.model_dump_json()
+
+
+def parse_config(raw: dict[str, Any], *, source: str = "config") -> ProjectConfig:
+    """Validate a config dict, raising :class:`ConfigError` that names every bad key."""
+    try:
+        return ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            problems.append(f"{key}: {err['msg']}")
+        raise ConfigError(f"{source}: " + "; ".join(problems)) from None
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read a project config from a ``.toml``, ``.yaml``/``.yml`` or ``.json`` file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        if path.suffix == ".toml":
+            raw = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            raw = yaml.safe_load(text)
+        elif path.suffix == ".json":
+            raw = json.loads(text)
+        else:
+            raise ConfigError(f"{path}: unknown config format (use .toml, .yaml or .json)")
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a table of keys")
+    guidelines_file = raw.pop("guidelines_file", None)
+    if guidelines_file is not None:
+        gpath = (path.parent / str(guidelines_file)).resolve()
+        try:
+            raw["guidelines"] = gpath.read_text(encoding="utf-8")
+        except OSError:
+            raise ConfigError(f"{path}: guidelines_file: cannot read {gpath}") from None
+    return parse_config(raw, source=str(path))

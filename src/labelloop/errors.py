@@ -1,0 +1,76 @@
+"""Exceptions raised by labelloop.
+
+The whole tree, so callers (CLI, server) can map each branch to one answer::
+
+    LabelloopError
+    ├── ConfigError            invalid project config; names the key
+    ├── NotFoundError          a project, item, model version... does not exist
+    ├── InputFileError         a data file cannot be read; names file, line and field
+    ├── RuleError              a routing rule does not parse or uses a forbidden construct
+    ├── ModelError             a model cannot be trained, loaded or asked for probabilities
+    │   └── NotFittedError     an estimator was used before ``fit``
+    ├── EmptyPoolError         a query strategy was asked to choose from no candidates
+    └── AuditError             the event log's hash chain is broken
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class LabelloopError(Exception):
+    """Base of every error labelloop raises on purpose."""
+
+
+class ConfigError(LabelloopError):
+    """A project configuration is invalid."""
+
+
+class NotFoundError(LabelloopError):
+    """A named object does not exist."""
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One record that could not be imported."""
+
+    file: str
+    line: int
+    field: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        if self.field:
+            where += f": field '{self.field}'"
+        return f"{where}: {self.reason}"
+
+
+class InputFileError(LabelloopError):
+    """A data file has bad records; ``rejects`` lists every one found."""
+
+    def __init__(self, rejects: list[Reject]) -> None:
+        self.rejects = rejects
+        head = str(rejects[0]) if rejects else "no records"
+        more = f" (and {len(rejects) - 1} more)" if len(rejects) > 1 else ""
+        super().__init__(head + more)
+
+
+class RuleError(LabelloopError):
+    """A routing rule is malformed or unsafe."""
+
+
+class ModelError(LabelloopError):
+    """A model cannot be trained, loaded or queried."""
+
+
+class NotFittedError(ModelError):
+    """An estimator was used before it was fitted."""
+
+
+class EmptyPoolError(LabelloopError):
+    """A query strategy got no candidates to choose from."""
+
+
+class AuditError(LabelloopError):
+    """The audit log does not verify."""

@@ -1,0 +1,1 @@
+"""File I/O: read records from data files, check them into items, write exports, hash them."""

@@ -1,0 +1,72 @@
+"""Uncertainty sampling: least confidence, margin (breaking ties) and entropy.
+
+Each is a score over the class axis, higher meaning less certain; the top ``n`` scores are
+chosen. For multi-label pools each label is scored as a binary problem and the scores averaged.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import ClassVar
+
+import numpy as np
+from scipy.special import entr
+
+from labelloop.learn.strategies.base import Pool, QueryStrategy, top_n
+
+
+class UncertaintySampling(QueryStrategy):
+    """Base of the strategies that rank candidates by an uncertainty score of ``proba``."""
+
+    requires: ClassVar[frozenset[str]] = frozenset({"proba"})
+
+    def scores(self, pool: Pool) -> np.ndarray:
+        """Uncertainty of each candidate, shape (n_pool,); higher is more valuable."""
+        if pool.proba is None:
+            raise ValueError(f"{type(self).__name__} needs Pool.proba. Got None instead.")
+        proba = pool.proba
+        if pool.multi_label:
+            binary = np.stack([1.0 - proba, proba], axis=-1)
+            return np.asarray(self._score(binary).mean(axis=1), dtype=np.float64)
+        return np.asarray(self._score(proba), dtype=np.float64)
+
+    def _select(self, pool: Pool, n: int) -> np.ndarray:
+        return top_n(self.scores(pool), n)
+
+    @staticmethod
+    @abstractmethod
+    def _score(proba: np.ndarray) -> np.ndarray:
+        """Uncertainty over the last axis of ``proba`` (classes)."""
+
+
+class LeastConfidence(UncertaintySampling):
+    """One minus the probability of the most likely class."""
+
+    @staticmethod
+    def _score(proba: np.ndarray) -> np.ndarray:
+        return 1.0 - proba.max(axis=-1)
+
+
+class Margin(UncertaintySampling):
+    """One minus the gap between the two most likely classes (breaking ties)."""
+
+    @staticmethod
+    def _score(proba: np.ndarray) -> np.ndarray:
+        return 1.0 - top2_gap(proba)
+
+
+class Entropy(UncertaintySampling):
+    """Shannon entropy (nats) of the predicted class distribution."""
+
+    @staticmethod
+    def _score(proba: np.ndarray) -> np.ndarray:
+        return entr(proba).sum(axis=-1)
+
+
+def top2_gap(proba: np.ndarray) -> np.ndarray:
+    """Probability of the most likely class minus that of the second (0 with one class)."""
+    n_classes = proba.shape[-1]
+    if n_classes == 1:
+        return proba[..., 0]
+    top2 = np.partition(proba, n_classes - 2, axis=-1)[..., n_classes - 2 :]
+    return top2[..., 1] - top2[..., 0]

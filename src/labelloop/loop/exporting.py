@@ -1,0 +1,136 @@
+"""Exporting finished labels as immutable, content-hashed dataset versions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from labelloop.errors import ConfigError
+from labelloop.io.writers import write_hf_dataset, write_rows
+from labelloop.store import tables as t
+from labelloop.store.events import append_event
+
+if TYPE_CHECKING:
+    from labelloop.loop.project import Project
+
+FORMATS = ("jsonl", "csv", "parquet", "hf")
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """An exported dataset: its content hash identifies it."""
+
+    id: int
+    content_hash: str
+    n_items: int
+    path: Path
+    provenance: dict[str, Any]
+
+
+def labelled_rows(project: Project) -> list[dict[str, Any]]:
+    """One row per decided item: its data, final label and where that label came from."""
+    i, fl = t.items, t.final_labels
+    with project.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                i.c.key,
+                i.c.data,
+                fl.c.label,
+                fl.c.source,
+                fl.c.decided_by,
+                fl.c.model_version,
+                fl.c.confidence,
+                fl.c.guideline_version,
+                fl.c.decided_at,
+            )
+            .join(fl, fl.c.item_id == i.c.id)
+            .where(i.c.project_id == project.id)
+            .order_by(i.c.key)
+        ).all()
+    return [
+        {
+            "key": r.key,
+            **r.data,
+            "label": r.label,
+            "label_source": r.source,
+            "decided_by": r.decided_by,
+            "model_version": r.model_version,
+            "confidence": r.confidence,
+            "guideline_version": r.guideline_version,
+            "decided_at": r.decided_at.isoformat() if r.decided_at else None,
+        }
+        for r in rows
+    ]
+
+
+def content_hash(rows: list[dict[str, Any]]) -> str:
+    """SHA-256 of the rows in canonical JSON: the same labels give the same version."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps(row, sort_keys=True, separators=(",", ":"), default=str).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def export(project: Project, path: Path, *, fmt: str, actor: str = "system") -> DatasetVersion:
+    """Write the decided items to ``path`` and record the dataset version with its provenance."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    rows = labelled_rows(project)
+    digest = content_hash(rows)
+    provenance = {
+        "project": project.name,
+        "content_hash": digest,
+        "n_items": len(rows),
+        "label_sources": dict(Counter(r["label_source"] for r in rows)),
+        "model_versions": sorted({r["model_version"] for r in rows if r["model_version"]}),
+        "guideline_versions": sorted(
+            {r["guideline_version"] for r in rows if r["guideline_version"]}
+        ),
+        "config": project.config.model_dump(mode="json"),
+        "certified": False,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "hf":
+        write_hf_dataset(rows, path)
+        (path / "labelloop_provenance.json").write_text(json.dumps(provenance, indent=2))
+    else:
+        write_rows(rows, path, fmt)
+        path.with_name(path.name + ".provenance.json").write_text(json.dumps(provenance, indent=2))
+    with project.engine.begin() as conn:
+        found = conn.execute(
+            select(t.dataset_versions.c.id).where(
+                t.dataset_versions.c.project_id == project.id,
+                t.dataset_versions.c.content_hash == digest,
+            )
+        ).scalar()
+        if found is None:
+            found = conn.execute(
+                t.dataset_versions.insert().values(
+                    project_id=project.id,
+                    content_hash=digest,
+                    n_items=len(rows),
+                    certified=False,
+                    provenance=provenance,
+                )
+            ).inserted_primary_key[0]
+        append_event(
+            conn,
+            actor=actor,
+            action="dataset.export",
+            project_id=project.id,
+            payload={
+                "version_id": found,
+                "content_hash": digest,
+                "format": fmt,
+                "path": str(path),
+                "n_items": len(rows),
+            },
+        )
+    return DatasetVersion(int(found), digest, len(rows), path, provenance)

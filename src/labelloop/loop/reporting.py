@@ -1,0 +1,90 @@
+"""The project's state in numbers, for the CLI's ``status`` and the API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from labelloop.store import tables as t
+
+if TYPE_CHECKING:
+    from labelloop.loop.project import Project
+
+
+def status(project: Project) -> dict[str, Any]:
+    """Items by state, queue per tier, holdout progress, model versions, rounds, final labels."""
+    i = t.items
+    with project.engine.connect() as conn:
+        by_status = dict(
+            conn.execute(
+                select(i.c.status, func.count())
+                .where(i.c.project_id == project.id)
+                .group_by(i.c.status)
+            ).all()
+        )
+        queue: dict[str, int] = {}
+        for tier, count in conn.execute(
+            select(i.c.tier, func.count())
+            .where(i.c.project_id == project.id, i.c.status == "new")
+            .group_by(i.c.tier)
+        ).all():
+            queue[tier or "annotator"] = queue.get(tier or "annotator", 0) + count
+        holdout = dict(
+            conn.execute(
+                select(i.c.status, func.count())
+                .where(i.c.project_id == project.id, i.c.is_holdout)
+                .group_by(i.c.status)
+            ).all()
+        )
+        sources = dict(
+            conn.execute(
+                select(t.final_labels.c.source, func.count())
+                .where(t.final_labels.c.project_id == project.id)
+                .group_by(t.final_labels.c.source)
+            ).all()
+        )
+        models = [
+            {"version": r.version, "status": r.status, "n_labels": r.n_labels, **r.metrics}
+            for r in conn.execute(
+                select(t.model_versions)
+                .where(t.model_versions.c.project_id == project.id)
+                .order_by(t.model_versions.c.version)
+            ).all()
+        ]
+        rounds = [
+            {
+                "id": r.id,
+                "attempt": r.attempt,
+                "status": r.status,
+                "model_version": r.model_version,
+                "candidates": r.n_candidates,
+                "sample_size": r.sample_size,
+                "sample_errors": r.sample_errors,
+                "error_bound": r.error_bound,
+                "allowed_errors": r.allowed_errors,
+            }
+            for r in conn.execute(
+                select(t.routing_rounds)
+                .where(t.routing_rounds.c.project_id == project.id)
+                .order_by(t.routing_rounds.c.id)
+            ).all()
+        ]
+    n_items = sum(by_status.values())
+    bounded = sum(r["error_bound"] or 0 for r in rounds if r["status"] == "passed")
+    decided = by_status.get("labelled", 0) + by_status.get("auto", 0)
+    return {
+        "project": project.name,
+        "items": n_items,
+        "by_status": by_status,
+        "queue": queue,
+        "holdout": {"labelled": holdout.get("labelled", 0), "size": sum(holdout.values())},
+        "label_sources": sources,
+        "human_share": (sources.get("human", 0) + sources.get("adjudicated", 0)) / n_items
+        if n_items
+        else 0.0,
+        "models": models,
+        "rounds": rounds,
+        # At the project's confidence, once every item is decided (human labels as reference).
+        "accuracy_lower_bound": 1.0 - bounded / n_items if n_items and decided == n_items else None,
+    }

@@ -1,0 +1,1 @@
+"""Routing: which items the model may decide alone, which go to people and at which tier."""

@@ -1,0 +1,1 @@
+"""Persistence: schema, engines and migrations, the audit log. Knows nothing of the web."""

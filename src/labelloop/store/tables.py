@@ -1,0 +1,219 @@
+"""The relational schema. One ``MetaData``; Alembic migrations in ``migrations/`` create it.
+
+Labels are stored as JSON: a string for single-label projects, a sorted list for multi-label ones.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the one clock of the store."""
+    return datetime.now(UTC)
+
+
+def _ts(name: str, *, nullable: bool = False) -> Column:
+    return Column(
+        name, DateTime(timezone=True), nullable=nullable, default=utcnow if not nullable else None
+    )
+
+
+def _project_fk() -> Column:
+    return Column(
+        "project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False
+    )
+
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("config", JSON, nullable=False),
+    _ts("created_at"),
+)
+
+guidelines = Table(
+    "guidelines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _project_fk(),
+    Column("version", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("author", String(100), nullable=False),
+    _ts("created_at"),
+    UniqueConstraint("project_id", "version", name="uq_guidelines_project_version"),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _project_fk(),
+    Column("key", String(200), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("given_label", JSON, nullable=True),
+    Column("is_holdout", Boolean, nullable=False, default=False),
+    Column("status", String(16), nullable=False, default="new"),
+    Column("tier", String(16), nullable=True),
+    Column("priority", Float, nullable=True),
+    Column("round_id", Integer, ForeignKey("routing_rounds.id"), nullable=True),
+    _ts("created_at"),
+    UniqueConstraint("project_id", "key", name="uq_items_project_key"),
+    Index("ix_items_project_status", "project_id", "status"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _project_fk(),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("n_labels", Integer, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("path", String(500), nullable=True),
+    _ts("created_at"),
+    UniqueConstraint("project_id", "version", name="uq_model_versions_project_version"),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "model_version_id",
+        Integer,
+        ForeignKey("model_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("label", JSON, nullable=False),
+    Column("confidence", Float, nullable=False),
+    UniqueConstraint("model_version_id", "item_id", name="uq_predictions_version_item"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _project_fk(),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("priority", Float, nullable=False),
+    Column("status", String(16), nullable=False, default="open"),
+    Column("round_id", Integer, ForeignKey("routing_rounds.id"), nullable=True),
+    _ts("created_at"),
+    _ts("done_at", nullable=True),
+    Index("ix_tasks_project_status_priority", "project_id", "status", "priority"),
+)
+
+annotations = Table(
+    "annotations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _project_fk(),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("task_id", Integer, ForeignKey("tasks.id"), nullable=True),
+    Column("annotator", String(100), nullable=False),
+    Column("label", JSON, nullable=False),
+    Column("guideline_version", Integer, nullable=False),
+    Column("client_key", String(100), nullable=True, unique=True),
+    _ts("created_at"),
+    Index("ix_annotations_item", "item_id"),
+)
+
+final_labels = Table(
+    "final_labels",
+    metadata,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    _project_fk(),
+    Column("label", JSON, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("decided_by", String(100), nullable=False),
+    Column("model_version", Integer, nullable=True),
+    Column("confidence", Float, nullable=True),
+    Column("guideline_version", Integer, nullable=True),
+    _ts("decided_at"),
+    Index("ix_final_labels_project", "project_id"),
+)
+
+routing_rounds = Table(
+    "routing_rounds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _project_fk(),
+    Column("attempt", Integer, nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("n_candidates", Integer, nullable=False),
+    Column("sample_size", Integer, nullable=False),
+    Column("alpha", Float, nullable=False),
+    Column("allowed_errors", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("sample_errors", Integer, nullable=True),
+    Column("error_bound", Integer, nullable=True),
+    _ts("created_at"),
+)
+
+audit_samples = Table(
+    "audit_samples",
+    metadata,
+    Column(
+        "round_id", Integer, ForeignKey("routing_rounds.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _project_fk(),
+    Column("content_hash", String(64), nullable=False),
+    Column("n_items", Integer, nullable=False),
+    Column("certified", Boolean, nullable=False, default=False),
+    Column("provenance", JSON, nullable=False),
+    _ts("created_at"),
+    UniqueConstraint("project_id", "content_hash", name="uq_dataset_versions_project_hash"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
