@@ -77,7 +77,7 @@ def digits() -> Dataset:
     return Dataset("digits", X_pool, y_pool, X_test, y_test, names)
 
 
-def _read_banking(path: Path) -> tuple[list[str], list[str]]:
+def read_banking(path: Path) -> tuple[list[str], list[str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     return [r["text"] for r in rows], [r["category"] for r in rows]
@@ -87,8 +87,8 @@ def banking77() -> Dataset:
     """BANKING77 intents: train.csv (10,003) is the pool, test.csv (3,080) the test set."""
     folder = data_dir() / "banking77"
     names = tuple(json.loads((folder / "categories.json").read_text(encoding="utf-8")))
-    pool_text, pool_label = _read_banking(folder / "train.csv")
-    test_text, test_label = _read_banking(folder / "test.csv")
+    pool_text, pool_label = read_banking(folder / "train.csv")
+    test_text, test_label = read_banking(folder / "test.csv")
     return Dataset(
         "banking77",
         embed(pool_text, "banking77-train"),
@@ -99,7 +99,7 @@ def banking77() -> Dataset:
     )
 
 
-def _read_sst2(path: Path) -> tuple[list[str], np.ndarray]:
+def read_sst2(path: Path) -> tuple[list[str], np.ndarray]:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
     return [r[1] for r in rows], np.array([int(r[0]) for r in rows], dtype=np.intp)
@@ -108,10 +108,10 @@ def _read_sst2(path: Path) -> tuple[list[str], np.ndarray]:
 def sst2(pool: int = 20000, seed: int = 0) -> Dataset:
     """SST-2: a fixed random ``pool`` of train.tsv phrases; dev.tsv (872) is the test set."""
     folder = data_dir() / "sst2_glue"
-    texts, labels = _read_sst2(folder / "train.tsv")
+    texts, labels = read_sst2(folder / "train.tsv")
     rng = np.random.default_rng(seed)
     keep = np.sort(rng.choice(len(texts), size=min(pool, len(texts)), replace=False))
-    test_text, test_label = _read_sst2(folder / "dev.tsv")
+    test_text, test_label = read_sst2(folder / "dev.tsv")
     return Dataset(
         "sst2",
         embed([texts[i] for i in keep], "sst2-train"),

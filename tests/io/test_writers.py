@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -97,6 +98,16 @@ def test_hf_dataset_round_trip(tmp_path: Path) -> None:
     write_hf_dataset(rows, tmp_path / "hf")
     back = datasets.load_from_disk(str(tmp_path / "hf"))
     assert back.to_list() == rows
+    write_hf_dataset(rows, tmp_path / "again")
+    assert dir_sha256(tmp_path / "hf") == dir_sha256(tmp_path / "again")
+
+
+def test_hf_export_without_datasets_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "datasets", None)  # makes `import datasets` fail
+    with pytest.raises(ImportError, match=r"pip install 'labelloop\[hf\]'"):
+        write_hf_dataset([{"a": 1}], tmp_path / "hf")
 
 
 def test_content_hashes(tmp_path: Path) -> None:

@@ -406,3 +406,25 @@ def test_save_rejects_meta_that_is_not_json(tmp_path: Path) -> None:
             calibrator=None,
             meta={},
         )
+
+
+def test_warm_start_reaches_the_same_solution() -> None:
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=400, n_features=20, n_informative=10, n_classes=4,
+                               random_state=0)
+    first = LogisticModel(4).fit(X[:300], y[:300])
+    cold = LogisticModel(4).fit(X, y)
+    warm = LogisticModel(4, warm_start_from=first).fit(X, y)
+    np.testing.assert_allclose(warm.predict_proba(X), cold.predict_proba(X), atol=1e-3)
+    assert warm.warm_start_from is None
+
+
+def test_warm_start_from_a_model_that_saw_fewer_classes() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    y = np.argmax(X[:, :4], axis=1)
+    early = LogisticModel(5).fit(X[y < 3], y[y < 3])
+    later = LogisticModel(5, warm_start_from=early).fit(X, y)
+    assert later.predict_proba(X).shape == (300, 5)
+    assert (later.predict_proba(X).argmax(axis=1) == y).mean() > 0.9

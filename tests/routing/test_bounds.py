@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -24,9 +26,9 @@ def _brute_force_upper(population: int, sample: int, errors: int, alpha: float) 
 def test_clopper_pearson_matches_scipy_exact_interval(n: int, alpha: float) -> None:
     # The two-sided exact interval at 1 - 2*alpha has the one-sided bound at alpha as its top.
     for k in sorted({0, 1, n // 3, n // 2, n - 1, n} & set(range(n + 1))):
-        expected = stats.binomtest(k, n).proportion_ci(
-            confidence_level=1 - 2 * alpha, method="exact"
-        ).high
+        expected = (
+            stats.binomtest(k, n).proportion_ci(confidence_level=1 - 2 * alpha, method="exact").high
+        )
         assert float(clopper_pearson_upper(k, n, alpha)) == pytest.approx(expected, abs=1e-9)
 
 
@@ -178,11 +180,13 @@ def test_alpha_for_attempt_halves_and_sums_below_budget() -> None:
         delta = 1 - confidence
         alphas = [alpha_for_attempt(confidence, t) for t in range(1, 51)]
         assert alphas[0] == pytest.approx(delta / 2)
-        assert all(b == pytest.approx(a / 2) for a, b in zip(alphas, alphas[1:], strict=False))
+        assert all(b == pytest.approx(a / 2) for a, b in itertools.pairwise(alphas))
         assert sum(alphas) < delta
 
 
-@pytest.mark.parametrize(("confidence", "attempt", "name"), [(0.95, 0, "attempt"), (1.0, 1, "confidence")])
+@pytest.mark.parametrize(
+    ("confidence", "attempt", "name"), [(0.95, 0, "attempt"), (1.0, 1, "confidence")]
+)
 def test_alpha_for_attempt_rejects_bad_arguments(
     confidence: float, attempt: int, name: str
 ) -> None:

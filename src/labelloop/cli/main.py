@@ -76,11 +76,21 @@ def _options(
     ctx.obj = Settings(**overrides)
 
 
-def _open(ctx: typer.Context, name: str, **kwargs: Any) -> Any:
-    from labelloop.loop.project import Project, connect
+def _engine(ctx: typer.Context) -> Any:
+    """The store for this command, migrated, and closed when the command ends."""
+    from labelloop.loop.project import connect
 
-    settings: Settings = ctx.obj
-    return Project.open(name, engine=connect(settings), settings=settings, **kwargs)
+    engine = connect(ctx.obj)
+    ctx.call_on_close(engine.dispose)
+    return engine
+
+
+def _open(ctx: typer.Context, name: str, **kwargs: Any) -> Any:
+    from labelloop.loop.project import Project
+
+    project = Project.open(name, engine=_engine(ctx), settings=ctx.obj, **kwargs)
+    ctx.call_on_close(project.close)
+    return project
 
 
 @app.command()
@@ -90,10 +100,10 @@ def init(
     actor: Annotated[str, typer.Option(help="Who creates it.")] = "admin",
 ) -> None:
     """Create a project from a config file."""
-    from labelloop.loop.project import Project, connect
+    from labelloop.loop.project import Project
 
     cfg = load_config(config)
-    project = Project.create(cfg, engine=connect(ctx.obj), settings=ctx.obj, actor=actor)
+    project = Project.create(cfg, engine=_engine(ctx), settings=ctx.obj, actor=actor)
     console.print(
         f"created project [bold]{project.name}[/] ({len(cfg.labels)} labels, "
         f"target accuracy {cfg.routing.target_accuracy:.1%} at "
@@ -328,20 +338,18 @@ def strategies() -> None:
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply migrations to the store."""
-    from labelloop.store.engine import current_revision, make_engine, upgrade
+    from labelloop.store.engine import current_revision
 
-    engine = make_engine(ctx.obj.resolved_database_url())
-    upgrade(engine)
+    engine = _engine(ctx)
     console.print(f"store at revision {current_revision(engine)}")
 
 
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context) -> None:
     """Check the hash chain of the event log; exit 1 if anything was edited."""
-    from labelloop.loop.project import connect
     from labelloop.store.events import verify_chain
 
-    with connect(ctx.obj).connect() as conn:
+    with _engine(ctx).connect() as conn:
         count, breaks = verify_chain(conn)
     if breaks:
         for b in breaks[:20]:

@@ -15,7 +15,7 @@ from labelloop.config import ProjectConfig
 from labelloop.errors import Reject
 from labelloop.io.formats import detect_format
 from labelloop.io.readers import Row, read_records
-from labelloop.io.records import ItemRecord, canonical_json, parse_record
+from labelloop.io.records import ItemRecord, parse_record
 
 
 def iter_items(
@@ -67,16 +67,9 @@ class _SeenKeys:
     def add(self, item: ItemRecord, line: int) -> tuple[int, bool] | None:
         """Remember ``item``; for a key met before return (its first line, same content?)."""
         key = hashlib.blake2b(item.key.encode(), digest_size=16).digest()
-        content = _content_digest(item)
+        content = item.fingerprint
         previous = self._seen.get(key)
         if previous is None:
             self._seen[key] = (content << 40) | line
             return None
         return previous & ((1 << 40) - 1), previous >> 40 == content
-
-
-def _content_digest(item: ItemRecord) -> int:
-    """64 bits of the item's data and label, comparable within this process only."""
-    # A sha256 key already digests the data; an id key says nothing about it.
-    data = item.key if item.key.startswith("sha256:") else canonical_json(item.data)
-    return hash(data + "\0" + canonical_json(item.label)) & 0xFFFF_FFFF_FFFF_FFFF

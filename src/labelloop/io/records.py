@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from labelloop.config import ProjectConfig
@@ -34,6 +34,8 @@ class ItemRecord:
     key: str
     data: dict[str, Any]
     label: Label = None
+    # 64 bits of data and label, comparable within this process only (duplicate detection).
+    fingerprint: int = field(default=0, compare=False)
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -95,7 +97,8 @@ def parse_record(
     if problems:
         return [Reject(file, line, name, reason) for name, reason in problems]
     key = f"id:{ident}" if ident is not None else "sha256:" + _sha256(text)
-    return ItemRecord(key, data, label)
+    fingerprint = hash(text + "\0" + canonical_json(label)) & 0xFFFF_FFFF_FFFF_FFFF
+    return ItemRecord(key, data, label, fingerprint)
 
 
 def _sha256(text: str) -> str:

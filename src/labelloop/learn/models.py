@@ -133,7 +133,9 @@ class LogisticModel:
     Classes absent from the training labels get probability ~``ABSENT_CLASS_PROBA``. If only one
     class (or, per label, one value) was seen, the prediction is the add-one smoothed frequency.
     Probabilities are computed from the stored ``coef_`` and ``intercept_``, so a loaded model
-    predicts exactly like the fitted one. Works on sparse and dense ``X``.
+    predicts exactly like the fitted one. Works on sparse and dense ``X``. ``warm_start_from``, a
+    fitted model over the same features, starts the solver at its coefficients: the loop refits
+    after every few labels, and the last solution is close to the next.
     """
 
     def __init__(
@@ -143,12 +145,14 @@ class LogisticModel:
         C: float = 1.0,
         max_iter: int = 1000,
         random_state: int | None = None,
+        warm_start_from: LogisticModel | None = None,
     ) -> None:
         self.n_classes = n_classes
         self.multi_label = multi_label
         self.C = C
         self.max_iter = max_iter
         self.random_state = random_state
+        self.warm_start_from = warm_start_from
 
     def _validate_params(self) -> None:
         owner = type(self).__name__
@@ -157,8 +161,22 @@ class LogisticModel:
         _check_positive(owner, "C", self.C)
         check_int(owner, "max_iter", self.max_iter)
 
-    def _logistic(self) -> LogisticRegression:
-        return LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
+    def _logistic(self, rows: np.ndarray | int, d: int) -> LogisticRegression:
+        """An sklearn estimator for ``rows`` of our coefficients (a class list or one label)."""
+        clf = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
+        init = self.warm_start_from
+        if init is not None and getattr(init, "coef_", None) is not None:
+            if init.coef_.shape[1] == d and init.multi_label == self.multi_label:
+                # Its rows follow its own classes_; classes it never saw start at zero.
+                full_coef, full_intercept = np.zeros((self.n_classes, d)), np.zeros(self.n_classes)
+                full_coef[init.classes_], full_intercept[init.classes_] = init.coef_, init.intercept_
+                coef, intercept = full_coef[rows], full_intercept[rows]
+                if not self.multi_label and np.size(rows) == 2:  # back to sklearn's binary form
+                    coef, intercept = coef[1:] - coef[:1], intercept[1:] - intercept[:1]
+                clf.set_params(warm_start=True)
+                clf.coef_ = np.atleast_2d(coef).astype(np.float64)
+                clf.intercept_ = np.atleast_1d(intercept).astype(np.float64)
+        return clf
 
     def fit(self, X: Any, y: Any) -> Self:
         """Fit on features ``X`` and labels ``y``; returns ``self``."""
@@ -173,7 +191,7 @@ class LogisticModel:
                 if column.min() == column.max():
                     intercept[j] = logit((column.sum() + 1) / (n + 2))
                 else:
-                    clf = self._logistic().fit(X, column)
+                    clf = self._logistic(np.array([j]), d).fit(X, column)
                     coef[j], intercept[j] = clf.coef_[0], clf.intercept_[0]
             classes = np.arange(k)
         else:
@@ -182,7 +200,7 @@ class LogisticModel:
                 intercept = np.log((np.bincount(y, minlength=k) + 1) / (n + k))
                 classes = np.arange(k)
             else:
-                clf = self._logistic().fit(X, y)
+                clf = self._logistic(classes, d).fit(X, y)
                 coef, intercept = clf.coef_, clf.intercept_
                 if classes.size == 2:  # sigmoid(z) == softmax([-z/2, z/2])
                     coef = np.vstack([-coef[0] / 2, coef[0] / 2])
@@ -190,6 +208,8 @@ class LogisticModel:
         self.coef_ = np.asarray(coef, dtype=np.float64)
         self.intercept_ = np.asarray(intercept, dtype=np.float64)
         self.classes_ = classes.astype(np.int64)
+        # The seed has done its job; keeping it would chain every past version in memory.
+        self.warm_start_from = None
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -393,11 +413,20 @@ class HttpModel:
         return np.vstack(parts)
 
 
-def make_model(config: ProjectConfig, random_state: int | None = None) -> Model:
-    """The (unfitted) model a project's config asks for."""
+def make_model(
+    config: ProjectConfig, random_state: int | None = None, warm_start_from: Any = None
+) -> Model:
+    """The (unfitted) model a project's config asks for.
+
+    ``warm_start_from`` (the previous version, fitted on the same features) seeds the built-in
+    model's solver; plug-in and HTTP models ignore it.
+    """
     k, multi, mc = len(config.labels), config.multi_label, config.model
     if mc.kind == "plugin":
         return load_plugin(str(mc.plugin), n_classes=k, multi_label=multi)
     if mc.kind == "http":
         return HttpModel(str(mc.url), k, multi_label=multi, timeout_s=mc.timeout_s)
-    return LogisticModel(k, multi_label=multi, C=mc.C, random_state=random_state)
+    previous = warm_start_from if isinstance(warm_start_from, LogisticModel) else None
+    return LogisticModel(
+        k, multi_label=multi, C=mc.C, random_state=random_state, warm_start_from=previous
+    )

@@ -99,11 +99,12 @@ def reorder(project: Project, conn: Any, X: Any, proba: np.ndarray, confidence: 
         return
     rows = cache.rows(waiting)
     labelled_rows = np.setdiff1d(np.arange(len(cache.item_ids)), rows, assume_unique=True)
+    numeric = sparse.issparse(X) or (isinstance(X, np.ndarray) and X.dtype != object)
     pool = Pool(
         proba=proba[rows],
         embeddings=_dense(X, rows),
         labelled_embeddings=_dense(X, labelled_rows),
-        features=X[rows],
+        features=X[rows] if numeric else None,
         multi_label=project.config.multi_label,
     )
     strategy = _strategy(project)

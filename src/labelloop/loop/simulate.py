@@ -100,13 +100,14 @@ def run_simulation(
     max_labels: int | None = None,
     random_state: int = 0,
     workdir: Path | None = None,
-    on_step: Callable[[int, float], None] | None = None,
+    on_train: Callable[[Project, SimulationResult], None] | None = None,
 ) -> SimulationResult:
     """Label ``data`` with ``annotator`` through the loop until every item is decided.
 
     The model retrains every ``config.retrain.every`` labels, the router certifies auto-accept
     rounds as soon as they can pass, and the run stops when nothing is left (or at
-    ``max_labels``). Returns the learning curve (human labels, holdout accuracy) and the finished
+    ``max_labels``); ``on_train`` sees the project after every retrain. Returns the learning
+    curve (human labels, holdout accuracy) and the finished
     dataset's accuracy against the truth.
     """
     config = data.config
@@ -130,7 +131,7 @@ def run_simulation(
                 for r, y in zip(data.records, data.truth, strict=True)
             }
             result = SimulationResult(strategy=config.query.strategy)
-            _label_until_done(project, annotator, truth, rng, result, max_labels, on_step)
+            _label_until_done(project, annotator, truth, rng, result, max_labels, on_train)
             _finish(project, truth, result)
         finally:
             engine.dispose()
@@ -144,7 +145,7 @@ def _label_until_done(
     rng: np.random.Generator,
     result: SimulationResult,
     max_labels: int | None,
-    on_step: Callable[[int, float], None] | None,
+    on_train: Callable[[Project, SimulationResult], None] | None,
 ) -> None:
     from labelloop.loop.training import labels_since_last_model
 
@@ -166,8 +167,8 @@ def _label_until_done(
             info = project.train()
             if info is not None and "accuracy" in info.metrics:
                 result.curve.append((result.labels_used, info.metrics["accuracy"]))
-                if on_step is not None:
-                    on_step(result.labels_used, info.metrics["accuracy"])
+            if info is not None and on_train is not None:
+                on_train(project, result)
         else:
             project.route()
 

@@ -120,7 +120,13 @@ def train(project: Project, *, actor: str = "system") -> ModelVersionInfo | None
     y_train = encode(config, train_labels)
     if len(train_ids) < config.retrain.min_labels or _single_class(config, y_train):
         return None
-    model = make_model(config, random_state=project.random_state)
+    current = project.current_model()
+    same_features = current is not None and current.featurizer is cache.featurizer
+    model = make_model(
+        config,
+        random_state=project.random_state,
+        warm_start_from=current.model if same_features else None,
+    )
     model.fit(cache.X[cache.rows(train_ids)], y_train)
 
     y_hold = encode(config, hold_labels)
@@ -135,7 +141,6 @@ def train(project: Project, *, actor: str = "system") -> ModelVersionInfo | None
     proba = calibrator.transform(raw) if raw is not None else np.empty((0, len(config.labels)))
     metrics = holdout_metrics(config, proba, y_hold, alpha)
     metrics["n_train"] = len(train_ids)
-    current = project.current_model()
     promoted = current is None or "accuracy" not in metrics
     if current is not None and "accuracy" in metrics:
         X_hold = model_inputs(project, current.featurizer, hold_ids)

@@ -26,8 +26,9 @@ def holdout_size(
     check_int("holdout_size", "n_items", n_items, minimum=0)
     check_fraction("holdout_size", "target_accuracy", target_accuracy)
     check_fraction("holdout_size", "confidence", confidence)
+    check_fraction("holdout_size", "max_fraction", max_fraction, closed=True)
     if override is not None:
-        return min(override, n_items)
+        return min(check_int("holdout_size", "override", override, minimum=0), n_items)
     needed = math.ceil(math.log(1.0 - confidence) / math.log(target_accuracy))
     return min(needed, int(max_fraction * n_items))
 
