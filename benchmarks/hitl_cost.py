@@ -98,8 +98,14 @@ def _snapshot(project: Project):  # type: ignore[no-untyped-def]
         rows = conn.execute(
             select(i.c.key, i.c.status, i.c.is_holdout, p.c.label, p.c.confidence, fl.c.label)
             .join(p, p.c.item_id == i.c.id)
-            .join(mv, and_(mv.c.id == p.c.model_version_id, mv.c.version == current.version,
-                           mv.c.project_id == project.id))
+            .join(
+                mv,
+                and_(
+                    mv.c.id == p.c.model_version_id,
+                    mv.c.version == current.version,
+                    mv.c.project_id == project.id,
+                ),
+            )
             .outerjoin(fl, fl.c.item_id == i.c.id)
             .where(i.c.project_id == project.id)
         ).all()
@@ -116,11 +122,16 @@ def _snapshot(project: Project):  # type: ignore[no-untyped-def]
 project_truth: dict[str, dict[str, str]] = {}
 
 
-def _text_data(name: str, texts: list[str], labels: list[str], names: tuple[str, ...],
-               batch: int, every: int) -> LabelledData:
+def _text_data(
+    name: str, texts: list[str], labels: list[str], names: tuple[str, ...], batch: int, every: int
+) -> LabelledData:
     config = ProjectConfig(
-        name=name, labels=names, data="text", model={"features": "embeddings"},
-        query={"strategy": "margin", "batch_size": batch}, retrain={"every": every},
+        name=name,
+        labels=names,
+        data="text",
+        model={"features": "embeddings"},
+        query={"strategy": "margin", "batch_size": batch},
+        retrain={"every": every},
         routing={"target_accuracy": TARGET, "confidence": CONFIDENCE},
     )
     records = [{"id": n, "text": text} for n, text in enumerate(texts)]
@@ -164,14 +175,23 @@ def run(datasets_: list[str], seeds: int, quick: bool) -> list[dict]:
         for seed in range(seeds):
             start = time.perf_counter()
             checkpoints = Checkpoints(truth, len(truth))
-            result = run_simulation(data, SimulatedAnnotator("oracle-annotator", data.config.labels),
-                                    random_state=seed, on_train=checkpoints)
+            result = run_simulation(
+                data,
+                SimulatedAnnotator("oracle-annotator", data.config.labels),
+                random_state=seed,
+                on_train=checkpoints,
+            )
             per_seed.append((result, checkpoints.best, time.perf_counter() - start))
-            print(f"  {name} seed {seed}: ours {result.human_share:.3f} "
-                  f"(acc {result.final_label_accuracy:.4f}), "
-                  + ", ".join(f"{k} {v[0]:.3f}{'' if v[1] else ' MISSED'}"
-                              for k, v in checkpoints.best.items())
-                  + f" [{per_seed[-1][2]:.0f}s]", flush=True)
+            print(
+                f"  {name} seed {seed}: ours {result.human_share:.3f} "
+                f"(acc {result.final_label_accuracy:.4f}), "
+                + ", ".join(
+                    f"{k} {v[0]:.3f}{'' if v[1] else ' MISSED'}"
+                    for k, v in checkpoints.best.items()
+                )
+                + f" [{per_seed[-1][2]:.0f}s]",
+                flush=True,
+            )
         rows.append(_summarise(name, len(truth), per_seed))
     return rows
 
@@ -179,33 +199,45 @@ def run(datasets_: list[str], seeds: int, quick: bool) -> list[dict]:
 def _summarise(name: str, n: int, per_seed: list) -> dict:  # type: ignore[type-arg]
     def rule(key: str) -> tuple[float, int]:
         values = [best[key] for _, best, _ in per_seed if key in best]
-        return (float(np.mean([v[0] for v in values])) if values else 1.0,
-                sum(v[1] for v in values) + (len(per_seed) - len(values)))
+        return (
+            float(np.mean([v[0] for v in values])) if values else 1.0,
+            sum(v[1] for v in values) + (len(per_seed) - len(values)),
+        )
 
     ours = [r for r, _, _ in per_seed]
     return {
-        "dataset": name, "items": n, "seeds": len(per_seed),
+        "dataset": name,
+        "items": n,
+        "seeds": len(per_seed),
         "ours": float(np.mean([r.human_share for r in ours])),
         "ours_met": sum(r.final_label_accuracy >= TARGET for r in ours),
         "ours_acc": float(np.mean([r.final_label_accuracy for r in ours])),
-        "naive": rule("naive"), "union": rule("union"), "oracle": rule("oracle")[0],
+        "naive": rule("naive"),
+        "union": rule("union"),
+        "oracle": rule("oracle")[0],
         "seconds": float(np.mean([s for _, _, s in per_seed])),
     }
 
 
 def print_table(rows: list[dict]) -> None:
     """Side by side: human share (and runs meeting the target) per rule."""
-    print(f"\nHITL cost at target {TARGET:.0%} accuracy, {CONFIDENCE:.0%} confidence "
-          "(share of items people label; met = runs whose finished pool reached the target)")
-    head = (f"{'dataset':<10}{'items':>7}{'seeds':>6} | {'ours':>7}{'met':>5}{'accuracy':>9} | "
-            f"{'naive CP':>9}{'met':>5} | {'union':>7}{'met':>5} | {'oracle':>7} | {'s/run':>6}")
+    print(
+        f"\nHITL cost at target {TARGET:.0%} accuracy, {CONFIDENCE:.0%} confidence "
+        "(share of items people label; met = runs whose finished pool reached the target)"
+    )
+    head = (
+        f"{'dataset':<10}{'items':>7}{'seeds':>6} | {'ours':>7}{'met':>5}{'accuracy':>9} | "
+        f"{'naive CP':>9}{'met':>5} | {'union':>7}{'met':>5} | {'oracle':>7} | {'s/run':>6}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['dataset']:<10}{r['items']:>7}{r['seeds']:>6} | {r['ours']:>7.3f}"
-              f"{r['ours_met']:>3}/{r['seeds']}{r['ours_acc']:>9.4f} | {r['naive'][0]:>9.3f}"
-              f"{r['naive'][1]:>3}/{r['seeds']} | {r['union'][0]:>7.3f}{r['union'][1]:>3}/"
-              f"{r['seeds']} | {r['oracle']:>7.3f} | {r['seconds']:>6.0f}")
+        print(
+            f"{r['dataset']:<10}{r['items']:>7}{r['seeds']:>6} | {r['ours']:>7.3f}"
+            f"{r['ours_met']:>3}/{r['seeds']}{r['ours_acc']:>9.4f} | {r['naive'][0]:>9.3f}"
+            f"{r['naive'][1]:>3}/{r['seeds']} | {r['union'][0]:>7.3f}{r['union'][1]:>3}/"
+            f"{r['seeds']} | {r['oracle']:>7.3f} | {r['seconds']:>6.0f}"
+        )
 
 
 def main() -> None:

@@ -318,3 +318,11 @@ def test_expected_gradient_length_ranks_binary_like_sklearn_binary_model(rng):
     np.testing.assert_allclose(ExpectedGradientLength().scores(pool), np.sqrt(2) * reference)
     multi = Pool(proba=p[:, None], features=candidates, multi_label=True)
     np.testing.assert_allclose(ExpectedGradientLength().scores(multi), reference)
+
+
+def test_entropy_separates_float32_probabilities_near_one_half(rng):
+    p = (0.5 + rng.uniform(-1e-3, 1e-3, size=200)).astype(np.float32)
+    proba = np.stack([p, 1 - p], axis=1)
+    np.testing.assert_array_equal(
+        Entropy().select(Pool(proba=proba), 10), Margin().select(Pool(proba=proba), 10)
+    )

@@ -165,17 +165,23 @@ class LogisticModel:
         """An sklearn estimator for ``rows`` of our coefficients (a class list or one label)."""
         clf = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
         init = self.warm_start_from
-        if init is not None and getattr(init, "coef_", None) is not None:
-            if init.coef_.shape[1] == d and init.multi_label == self.multi_label:
-                # Its rows follow its own classes_; classes it never saw start at zero.
-                full_coef, full_intercept = np.zeros((self.n_classes, d)), np.zeros(self.n_classes)
-                full_coef[init.classes_], full_intercept[init.classes_] = init.coef_, init.intercept_
-                coef, intercept = full_coef[rows], full_intercept[rows]
-                if not self.multi_label and np.size(rows) == 2:  # back to sklearn's binary form
-                    coef, intercept = coef[1:] - coef[:1], intercept[1:] - intercept[:1]
-                clf.set_params(warm_start=True)
-                clf.coef_ = np.atleast_2d(coef).astype(np.float64)
-                clf.intercept_ = np.atleast_1d(intercept).astype(np.float64)
+        usable = (
+            init is not None
+            and getattr(init, "coef_", None) is not None
+            and init.coef_.shape[1] == d
+            and init.multi_label == self.multi_label
+        )
+        if usable and init is not None:
+            # Its rows follow its own classes_; classes it never saw start at zero.
+            k = self.n_classes
+            full_coef, full_intercept = np.zeros((k, d)), np.zeros(k)
+            full_coef[init.classes_], full_intercept[init.classes_] = init.coef_, init.intercept_
+            coef, intercept = full_coef[rows], full_intercept[rows]
+            if not self.multi_label and np.size(rows) == 2:  # back to sklearn's binary form
+                coef, intercept = coef[1:] - coef[:1], intercept[1:] - intercept[:1]
+            clf.set_params(warm_start=True)
+            clf.coef_ = np.atleast_2d(coef).astype(np.float64)
+            clf.intercept_ = np.atleast_1d(intercept).astype(np.float64)
         return clf
 
     def fit(self, X: Any, y: Any) -> Self:
@@ -428,5 +434,9 @@ def make_model(
         return HttpModel(str(mc.url), k, multi_label=multi, timeout_s=mc.timeout_s)
     previous = warm_start_from if isinstance(warm_start_from, LogisticModel) else None
     return LogisticModel(
-        k, multi_label=multi, C=mc.C, random_state=random_state, warm_start_from=previous
+        k,
+        multi_label=multi,
+        C=config.regularisation(),
+        random_state=random_state,
+        warm_start_from=previous,
     )

@@ -111,15 +111,17 @@ def export(project: Project, path: Path, *, fmt: str, actor: str = "system") -> 
             )
         ).scalar()
         if found is None:
-            found = conn.execute(
-                t.dataset_versions.insert().values(
-                    project_id=project.id,
-                    content_hash=digest,
-                    n_items=len(rows),
-                    certified=False,
-                    provenance=provenance,
+            found = t.inserted_id(
+                conn.execute(
+                    t.dataset_versions.insert().values(
+                        project_id=project.id,
+                        content_hash=digest,
+                        n_items=len(rows),
+                        certified=False,
+                        provenance=provenance,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
         append_event(
             conn,
             actor=actor,

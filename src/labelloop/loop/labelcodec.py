@@ -35,7 +35,7 @@ def encode(config: ProjectConfig, labels: Sequence[Label]) -> np.ndarray:
         for row, label in enumerate(labels):
             y[row, [index[name] for name in label]] = 1
         return y
-    return np.array([index[label] for label in labels], dtype=np.int64)
+    return np.array([index[str(label)] for label in labels], dtype=np.int64)
 
 
 def decode(config: ProjectConfig, proba: np.ndarray) -> tuple[list[Label], np.ndarray]:

@@ -59,17 +59,19 @@ def annotate(
                     t.guidelines.c.project_id == project.id
                 )
             ).scalar()
-            annotation_id = conn.execute(
-                t.annotations.insert().values(
-                    project_id=project.id,
-                    item_id=item_id,
-                    task_id=task_id,
-                    annotator=annotator,
-                    label=label,
-                    guideline_version=version,
-                    client_key=client_key,
+            annotation_id = t.inserted_id(
+                conn.execute(
+                    t.annotations.insert().values(
+                        project_id=project.id,
+                        item_id=item_id,
+                        task_id=task_id,
+                        annotator=annotator,
+                        label=label,
+                        guideline_version=version,
+                        client_key=client_key,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             conn.execute(t.final_labels.delete().where(t.final_labels.c.item_id == item_id))
             conn.execute(
                 t.final_labels.insert().values(

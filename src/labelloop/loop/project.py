@@ -101,9 +101,13 @@ class Project:
                 select(t.projects.c.id).where(t.projects.c.name == config.name)
             ).first():
                 raise ConfigError(f"name: a project called {config.name!r} exists already")
-            project_id = conn.execute(
-                t.projects.insert().values(name=config.name, config=config.model_dump(mode="json"))
-            ).inserted_primary_key[0]
+            project_id = t.inserted_id(
+                conn.execute(
+                    t.projects.insert().values(
+                        name=config.name, config=config.model_dump(mode="json")
+                    )
+                )
+            )
             conn.execute(
                 t.guidelines.insert().values(
                     project_id=project_id, version=1, text=config.guidelines, author=actor

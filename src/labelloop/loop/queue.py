@@ -79,16 +79,18 @@ def next_tasks(project: Project, n: int = 1, *, tier: str = "annotator") -> list
         tasks = []
         for r in rows:
             kind = _kind(r.is_holdout, r.priority or 0.0, r.tier)
-            task_id = conn.execute(
-                t.tasks.insert().values(
-                    project_id=project.id,
-                    item_id=r.id,
-                    tier=tier,
-                    kind=kind,
-                    priority=r.priority or 0.0,
-                    status="open",
+            task_id = t.inserted_id(
+                conn.execute(
+                    t.tasks.insert().values(
+                        project_id=project.id,
+                        item_id=r.id,
+                        tier=tier,
+                        kind=kind,
+                        priority=r.priority or 0.0,
+                        status="open",
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             label, conf = (
                 (None, None)
                 if kind in ("holdout", "audit")

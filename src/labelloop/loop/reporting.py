@@ -16,7 +16,7 @@ def status(project: Project) -> dict[str, Any]:
     """Items by state, queue per tier, holdout progress, model versions, rounds, final labels."""
     i = t.items
     with project.engine.connect() as conn:
-        by_status = dict(
+        by_status: dict[str, int] = dict(
             conn.execute(
                 select(i.c.status, func.count())
                 .where(i.c.project_id == project.id)
@@ -30,14 +30,14 @@ def status(project: Project) -> dict[str, Any]:
             .group_by(i.c.tier)
         ).all():
             queue[tier or "annotator"] = queue.get(tier or "annotator", 0) + count
-        holdout = dict(
+        holdout: dict[str, int] = dict(
             conn.execute(
                 select(i.c.status, func.count())
                 .where(i.c.project_id == project.id, i.c.is_holdout)
                 .group_by(i.c.status)
             ).all()
         )
-        sources = dict(
+        sources: dict[str, int] = dict(
             conn.execute(
                 select(t.final_labels.c.source, func.count())
                 .where(t.final_labels.c.project_id == project.id)

@@ -2,7 +2,7 @@
 
 A round's life: ``sampling`` (its audit sample waits in front of the queue) → ``passed`` (the
 unsampled candidates get the model's label, source ``auto``) or ``failed`` (the candidates go back
-to the queue and the next attempt gets half the error budget, see
+to the queue and the next attempt gets a quarter of the error budget, see
 :func:`~labelloop.routing.bounds.alpha_for_attempt`).
 """
 
@@ -156,19 +156,21 @@ def _start(
     plan: AutoAcceptPlan,
     ids: np.ndarray,
 ) -> RouteOutcome:
-    round_id = conn.execute(
-        t.routing_rounds.insert().values(
-            project_id=project.id,
-            attempt=attempt,
-            model_version=version,
-            threshold=plan.threshold,
-            n_candidates=len(ids),
-            sample_size=plan.sample_size,
-            alpha=alpha,
-            allowed_errors=plan.allowed_errors,
-            status="sampling",
+    round_id = t.inserted_id(
+        conn.execute(
+            t.routing_rounds.insert().values(
+                project_id=project.id,
+                attempt=attempt,
+                model_version=version,
+                threshold=plan.threshold,
+                n_candidates=len(ids),
+                sample_size=plan.sample_size,
+                alpha=alpha,
+                allowed_errors=plan.allowed_errors,
+                status="sampling",
+            )
         )
-    ).inserted_primary_key[0]
+    )
     sample = project.rng.choice(ids, size=plan.sample_size, replace=False)
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000].tolist()

@@ -70,7 +70,26 @@ def rescore(project: Project, loaded: LoadedModel, model_version_id: int) -> Non
                     )
                 ],
             )
+        _prune(conn, project, model_version_id)
         reorder(project, conn, X, proba, confidence)
+
+
+def _prune(conn: Any, project: Project, keep_id: int) -> None:
+    """Drop predictions no one needs: all but the new version's and those of rounds under audit.
+
+    Final labels keep the version and confidence they were decided with; model versions keep
+    their metrics.
+    """
+    mv, rr = t.model_versions, t.routing_rounds
+    auditing = (
+        select(mv.c.id)
+        .join(rr, (rr.c.project_id == mv.c.project_id) & (rr.c.model_version == mv.c.version))
+        .where(rr.c.project_id == project.id, rr.c.status == "sampling")
+    )
+    stale = select(mv.c.id).where(
+        mv.c.project_id == project.id, mv.c.id != keep_id, mv.c.id.not_in(auditing)
+    )
+    conn.execute(t.predictions.delete().where(t.predictions.c.model_version_id.in_(stale)))
 
 
 def reorder(project: Project, conn: Any, X: Any, proba: np.ndarray, confidence: np.ndarray) -> None:

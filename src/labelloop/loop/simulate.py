@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from labelloop.config import ProjectConfig
+from labelloop.config import ProjectConfig, QueryConfig, RetrainConfig, RoutingConfig
 from labelloop.io.readers import read_records
 from labelloop.loop.annotators import Annotator
 from labelloop.loop.project import Project, connect
@@ -70,9 +70,9 @@ def digits_data(
         feature_fields=fields,
         image_shape=(8, 8),
         guidelines="Type the digit you see (0-9). If unsure, pick the most likely one.",
-        query={"strategy": strategy, "batch_size": batch_size},
-        routing={"target_accuracy": target_accuracy},
-        retrain={"every": retrain_every},
+        query=QueryConfig(strategy=strategy, batch_size=batch_size),
+        routing=RoutingConfig(target_accuracy=target_accuracy),
+        retrain=RetrainConfig(every=retrain_every),
     )
     return LabelledData(records, [str(d) for d in digits.target], config)
 

@@ -121,12 +121,8 @@ def train(project: Project, *, actor: str = "system") -> ModelVersionInfo | None
     if len(train_ids) < config.retrain.min_labels or _single_class(config, y_train):
         return None
     current = project.current_model()
-    same_features = current is not None and current.featurizer is cache.featurizer
-    model = make_model(
-        config,
-        random_state=project.random_state,
-        warm_start_from=current.model if same_features else None,
-    )
+    warm = current.model if current is not None and current.featurizer is cache.featurizer else None
+    model = make_model(config, random_state=project.random_state, warm_start_from=warm)
     model.fit(cache.X[cache.rows(train_ids)], y_train)
 
     y_hold = encode(config, hold_labels)
@@ -158,16 +154,18 @@ def train(project: Project, *, actor: str = "system") -> ModelVersionInfo | None
         meta={"project": project.name, "version": version, "metrics": metrics},
     )
     with project.engine.begin() as conn:
-        version_id = conn.execute(
-            t.model_versions.insert().values(
-                project_id=project.id,
-                version=version,
-                status="promoted" if promoted else "rejected",
-                n_labels=len(train_ids),
-                metrics=metrics,
-                path=str(Path(path).resolve()),
+        version_id = t.inserted_id(
+            conn.execute(
+                t.model_versions.insert().values(
+                    project_id=project.id,
+                    version=version,
+                    status="promoted" if promoted else "rejected",
+                    n_labels=len(train_ids),
+                    metrics=metrics,
+                    path=str(Path(path).resolve()),
+                )
             )
-        ).inserted_primary_key[0]
+        )
         append_event(
             conn,
             actor=actor,

@@ -96,8 +96,10 @@ def plan_auto_accept(
     check_fraction("plan_auto_accept", "pass_probability", pass_probability)
     conf = np.sort(np.asarray(confidence, dtype=float))[::-1]
     if not np.all((conf >= 0.0) & (conf <= 1.0)):
-        raise ValueError("The 'confidence' parameter of plan_auto_accept must hold values in "
-                         "[0, 1]. Got values outside it (or NaN) instead.")
+        raise ValueError(
+            "The 'confidence' parameter of plan_auto_accept must hold values in "
+            "[0, 1]. Got values outside it (or NaN) instead."
+        )
     n = len(conf)
     nothing = AutoAcceptPlan(
         threshold=math.inf,

@@ -53,12 +53,15 @@ def hypergeometric_upper(population: int, sample: int, errors: int, alpha: float
     return lo
 
 
-def alpha_for_attempt(confidence: float, attempt: int) -> float:
-    """Error budget of the ``attempt``-th certification try (1-based): ``delta / 2**attempt``.
+def alpha_for_attempt(confidence: float, attempt: int, *, ratio: float = 0.25) -> float:
+    """Error budget of the ``attempt``-th certification try (1-based).
 
-    The budgets sum to less than ``delta = 1 - confidence`` over any number of tries, so repeating
-    a failed certification never breaks the overall guarantee (a union bound).
+    ``delta * (1 - ratio) * ratio**(attempt - 1)`` with ``delta = 1 - confidence``: the budgets
+    sum to less than ``delta`` over any number of tries, so repeating a failed certification never
+    breaks the overall guarantee (a union bound). Most of it goes to the first try, which is
+    planned to pass.
     """
     check_fraction("alpha_for_attempt", "confidence", confidence)
     check_int("alpha_for_attempt", "attempt", attempt, minimum=1)
-    return (1.0 - confidence) / 2.0**attempt
+    check_fraction("alpha_for_attempt", "ratio", ratio)
+    return (1.0 - confidence) * (1.0 - ratio) * ratio ** (attempt - 1)

@@ -3,14 +3,14 @@
 Labels are stored as JSON: a string for single-label projects, a sorted list for multi-label ones.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    CursorResult,
     DateTime,
     Float,
     ForeignKey,
@@ -217,3 +217,11 @@ events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just stored."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the statement inserted no row")
+    return int(key[0])

@@ -30,6 +30,8 @@ class KCenterGreedy(QueryStrategy):
         check_int(type(self).__name__, "chunk_size", self.chunk_size)
 
     def _select(self, pool: Pool, n: int) -> np.ndarray:
+        if pool.embeddings is None:  # checked by ``requires``; narrows the type
+            raise ValueError("KCenterGreedy needs Pool.embeddings")
         first = None
         if pool.labelled_embeddings is None or len(pool.labelled_embeddings) == 0:
             first = int(np.random.default_rng(self.random_state).integers(len(pool)))

@@ -56,11 +56,15 @@ class Margin(UncertaintySampling):
 
 
 class Entropy(UncertaintySampling):
-    """Shannon entropy (nats) of the predicted class distribution."""
+    """Shannon entropy (nats) of the predicted class distribution, computed in float64.
+
+    Near its maximum entropy is flat (``ln 2 - 2 d^2`` for binary ``p = 0.5 + d``), so float32
+    would tie every candidate with ``|d| < 2e-4``.
+    """
 
     @staticmethod
     def _score(proba: np.ndarray) -> np.ndarray:
-        return entr(proba).sum(axis=-1)
+        return entr(proba.astype(np.float64, copy=False)).sum(axis=-1)
 
 
 def top2_gap(proba: np.ndarray) -> np.ndarray:
