@@ -187,13 +187,19 @@ def make_chooser(label: str, seed: int) -> Chooser:
         if library == "small-text":
             return small_text_chooser(name)
         return skactiveml_chooser(name, seed)
-    name, _, arg = label.partition(":")
-    params = {key: float(v) if "." in v else int(v) for key, v in _pairs(arg)}
+    name, _, arg = label.partition(":")  # e.g. "hybrid:beta=3,chunk_size=1024"
+    params = dict(_parse(pair) for pair in arg.split(",") if pair)
     return ours(name, seed, params)
 
 
-def _pairs(arg: str) -> list[tuple[str, str]]:
-    return [tuple(kv.split("=", 1)) for kv in arg.split(",") if kv]  # type: ignore[misc]
+def _parse(pair: str) -> tuple[str, Any]:
+    key, _, text = pair.partition("=")
+    for kind in (int, float):
+        try:
+            return key, kind(text)
+        except ValueError:
+            pass
+    return key, text
 
 
 @lru_cache(maxsize=3)

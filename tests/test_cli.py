@@ -127,3 +127,25 @@ def test_simulate_prints_json_for_scripts(tmp_path: Path) -> None:
     assert {"curve", "final_label_accuracy", "human_share", "labels_used"} <= set(out)
     assert out["baseline"]["strategy"] == "random"
     assert 0 < out["human_share"] <= 1 and out["labels_used"] > 0
+
+
+def test_simulate_replays_real_crowd_answers(tmp_path: Path) -> None:
+    rows = _items(150)
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps({"id": r["id"], "text": r["text"], "y": r["truth"]}) + "\n"
+                            for r in rows))
+    crowd = tmp_path / "crowd.csv"
+    with crowd.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["item", "annotator", "label"])
+        for r in rows:  # two workers, one of them always says "bug"
+            writer.writerow([r["id"], "careful", r["truth"]])
+            writer.writerow([r["id"], "lazy", "bug"])
+    config = tmp_path / "sim.toml"
+    config.write_text(CONFIG.replace('guidelines', 'label_field = "y"\nguidelines'))
+    result = runner.invoke(app, ["simulate", "--dataset", str(data), "--config", str(config),
+                                 "--crowd", str(crowd), "--no-baseline", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert "baseline" not in out
+    assert 0.5 < out["final_label_accuracy"] < 1.0, "half the lazy worker's answers are wrong"

@@ -122,7 +122,6 @@ class ProjectConfig(_Strict):
         return 8.0 if self.model.features == "embeddings" else 1.0
 
 
-
 def parse_config(raw: dict[str, Any], *, source: str = "config") -> ProjectConfig:
     """Validate a config dict, raising :class:`ConfigError` that names every bad key."""
     try:

@@ -49,14 +49,9 @@ def rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def make_pool(
-    rng: np.random.Generator, n_pool: int = N_POOL, *, multi_label: bool = False
-) -> Pool:
+def make_pool(rng: np.random.Generator, n_pool: int = N_POOL, *, multi_label: bool = False) -> Pool:
     """A pool with every input filled in: 3 classes (or 4 labels), 5-D embeddings and features."""
-    if multi_label:
-        proba = rng.random((n_pool, 4))
-    else:
-        proba = rng.dirichlet(np.ones(3), size=n_pool)
+    proba = rng.random((n_pool, 4)) if multi_label else rng.dirichlet(np.ones(3), size=n_pool)
     return Pool(
         proba=proba,
         embeddings=rng.normal(size=(n_pool, 5)),
@@ -320,9 +315,10 @@ def test_expected_gradient_length_ranks_binary_like_sklearn_binary_model(rng):
     np.testing.assert_allclose(ExpectedGradientLength().scores(multi), reference)
 
 
-def test_entropy_separates_float32_probabilities_near_one_half(rng):
+@pytest.mark.parametrize("strategy", [Entropy(), Margin(), LeastConfidence()])
+def test_float32_probabilities_near_one_half_are_ranked_not_tied(strategy, rng):
     p = (0.5 + rng.uniform(-1e-3, 1e-3, size=200)).astype(np.float32)
     proba = np.stack([p, 1 - p], axis=1)
-    np.testing.assert_array_equal(
-        Entropy().select(Pool(proba=proba), 10), Margin().select(Pool(proba=proba), 10)
-    )
+    distance = np.abs(p.astype(np.float64) / (p + (1 - p)).astype(np.float64) - 0.5)
+    expected = np.argsort(distance, kind="stable")[:10]
+    np.testing.assert_array_equal(strategy.select(Pool(proba=proba), 10), expected)

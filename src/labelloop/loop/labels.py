@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from labelloop.errors import NotFoundError
@@ -54,11 +54,7 @@ def annotate(
             ).first()
             if item is None:
                 raise NotFoundError(f"item {item_id} is not in project {project.name!r}")
-            version = conn.execute(
-                select(func.max(t.guidelines.c.version)).where(
-                    t.guidelines.c.project_id == project.id
-                )
-            ).scalar()
+            version = t.latest_version(conn, t.guidelines, project.id)
             annotation_id = t.inserted_id(
                 conn.execute(
                     t.annotations.insert().values(

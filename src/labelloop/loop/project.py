@@ -156,14 +156,7 @@ class Project:
     def guideline_version(self) -> int:
         """The current guideline version."""
         with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    select(func.max(t.guidelines.c.version)).where(
-                        t.guidelines.c.project_id == self.id
-                    )
-                ).scalar()
-                or 1
-            )
+            return t.latest_version(conn, t.guidelines, self.id) or 1
 
     def guidelines(self) -> str:
         """The current guideline text."""
@@ -181,14 +174,7 @@ class Project:
     def update_guidelines(self, text: str, *, author: str) -> int:
         """Store a new guideline version; later annotations record it."""
         with self.engine.begin() as conn:
-            version = (
-                conn.execute(
-                    select(func.max(t.guidelines.c.version)).where(
-                        t.guidelines.c.project_id == self.id
-                    )
-                ).scalar()
-                or 0
-            ) + 1
+            version = t.latest_version(conn, t.guidelines, self.id) + 1
             conn.execute(
                 t.guidelines.insert().values(
                     project_id=self.id, version=version, text=text, author=author

@@ -260,9 +260,7 @@ def _evaluate(conn: Connection, project: Project, rnd: Any) -> RouteOutcome:
 def _accept(conn: Connection, project: Project, rnd: Any) -> int:
     """Give every undecided candidate the round model's label, with its provenance."""
     i, p = t.items, t.predictions
-    guideline = conn.execute(
-        select(func.max(t.guidelines.c.version)).where(t.guidelines.c.project_id == project.id)
-    ).scalar()
+    guideline = t.latest_version(conn, t.guidelines, project.id)
     rows = conn.execute(
         select(i.c.id, p.c.label, p.c.confidence)
         .join(

@@ -109,14 +109,7 @@ def train(project: Project, *, actor: str = "system") -> ModelVersionInfo | None
     with project.engine.connect() as conn:
         train_ids, train_labels = labelled(conn, project, holdout=False)
         hold_ids, hold_labels = labelled(conn, project, holdout=True)
-        version = (
-            conn.execute(
-                select(func.max(t.model_versions.c.version)).where(
-                    t.model_versions.c.project_id == project.id
-                )
-            ).scalar()
-            or 0
-        ) + 1
+        version = t.latest_version(conn, t.model_versions, project.id) + 1
     y_train = encode(config, train_labels)
     if len(train_ids) < config.retrain.min_labels or _single_class(config, y_train):
         return None

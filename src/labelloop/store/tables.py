@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Connection,
     CursorResult,
     DateTime,
     Float,
@@ -21,6 +22,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    select,
 )
 
 metadata = MetaData(
@@ -217,6 +220,12 @@ events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+
+def latest_version(conn: Connection, table: Table, project_id: int) -> int:
+    """The highest ``version`` in ``table`` (guidelines, model versions) of a project, or 0."""
+    query = select(func.max(table.c.version)).where(table.c.project_id == project_id)
+    return int(conn.execute(query).scalar() or 0)
 
 
 def inserted_id(result: CursorResult[Any]) -> int:

@@ -26,6 +26,7 @@ class UncertaintySampling(QueryStrategy):
             raise ValueError(f"{type(self).__name__} needs Pool.proba. Got None instead.")
         proba = pool.proba
         if pool.multi_label:
+            proba = proba.astype(np.float64, copy=False)
             binary = np.stack([1.0 - proba, proba], axis=-1)
             return np.asarray(self._score(binary).mean(axis=1), dtype=np.float64)
         return np.asarray(self._score(proba), dtype=np.float64)
@@ -44,7 +45,7 @@ class LeastConfidence(UncertaintySampling):
 
     @staticmethod
     def _score(proba: np.ndarray) -> np.ndarray:
-        return 1.0 - proba.max(axis=-1)
+        return 1.0 - proba.max(axis=-1).astype(np.float64)
 
 
 class Margin(UncertaintySampling):
@@ -52,19 +53,21 @@ class Margin(UncertaintySampling):
 
     @staticmethod
     def _score(proba: np.ndarray) -> np.ndarray:
-        return 1.0 - top2_gap(proba)
+        return 1.0 - top2_gap(proba).astype(np.float64)
 
 
 class Entropy(UncertaintySampling):
-    """Shannon entropy (nats) of the predicted class distribution, computed in float64.
+    """Shannon entropy (nats) of the predicted class distribution.
 
-    Near its maximum entropy is flat (``ln 2 - 2 d^2`` for binary ``p = 0.5 + d``), so float32
-    would tie every candidate with ``|d| < 2e-4``.
+    Rows are renormalised in float64 first: near its maximum entropy is flat (``ln 2 - 2 d^2``
+    for binary ``p = 0.5 + d``), so float32 rounding would otherwise decide the ranking.
     """
 
     @staticmethod
     def _score(proba: np.ndarray) -> np.ndarray:
-        return entr(proba.astype(np.float64, copy=False)).sum(axis=-1)
+        proba = proba.astype(np.float64)
+        proba /= proba.sum(axis=-1, keepdims=True)
+        return entr(proba).sum(axis=-1)
 
 
 def top2_gap(proba: np.ndarray) -> np.ndarray:

@@ -1,0 +1,23 @@
+"""The README documents every setting and every command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labelloop.cli.main import app
+from labelloop.settings import Settings
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    for name in Settings.model_fields:
+        assert f"LABELLOOP_{name.upper()}" in README, name
+
+
+def test_every_command_is_in_the_readme() -> None:
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]
+    names += [f"{g.name} {c.name}" for g in app.registered_groups
+              for c in g.typer_instance.registered_commands]
+    for name in names:
+        assert f"labelloop {name}" in README, name
