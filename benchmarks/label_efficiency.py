@@ -7,9 +7,9 @@ to reach 99 % of the accuracy of the same model trained on the whole pool, and t
 learning curve (mean test accuracy over the curve). small-text's and scikit-activeml's margin and
 entropy run on the same splits and seeds where they import.
 
-Run: ``python -m benchmarks.label_efficiency [--datasets digits,banking77,sst2] [--seeds 3]
-[--quick] [--jobs 2] [--strategies margin,random]``. Each fit uses one BLAS thread; ``--jobs``
-curves run in parallel.
+Run: ``python benchmarks/label_efficiency.py [--datasets digits,banking77,sst2] [--seeds 3]
+[--quick] [--jobs 2] [--strategies margin,hybrid:beta=3]`` (or ``python -m
+benchmarks.label_efficiency``). Each fit uses one BLAS thread; ``--jobs`` curves run in parallel.
 """
 
 from __future__ import annotations
@@ -17,13 +17,18 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing
+import sys
 import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+if not __package__:  # run as a file: import ``benchmarks`` from the repository root instead
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -187,9 +192,8 @@ def make_chooser(label: str, seed: int) -> Chooser:
         if library == "small-text":
             return small_text_chooser(name)
         return skactiveml_chooser(name, seed)
-    name, _, arg = label.partition(":")  # e.g. "hybrid:beta=3,chunk_size=1024"
-    params = dict(_parse(pair) for pair in arg.split(",") if pair)
-    return ours(name, seed, params)
+    name, *pairs = label.split(":")  # e.g. "hybrid:beta=3:chunk_size=1024"
+    return ours(name, seed, dict(_parse(pair) for pair in pairs))
 
 
 def _parse(pair: str) -> tuple[str, Any]:

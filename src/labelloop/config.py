@@ -82,6 +82,13 @@ class RoutingConfig(_Strict):
     rules: tuple[RiskRule, ...] = ()
 
 
+class TasksConfig(_Strict):
+    """How work is handed to people: distinct annotators per item, lease length."""
+
+    overlap: int = Field(default=1, ge=1, le=20)
+    lease_seconds: int = Field(default=600, ge=10)
+
+
 class RetrainConfig(_Strict):
     """When a new model version is trained."""
 
@@ -106,6 +113,7 @@ class ProjectConfig(_Strict):
     query: QueryConfig = QueryConfig()
     routing: RoutingConfig = RoutingConfig()
     retrain: RetrainConfig = RetrainConfig()
+    tasks: TasksConfig = TasksConfig()
 
     @model_validator(mode="after")
     def _check_schema(self) -> ProjectConfig:

@@ -5,6 +5,9 @@ The whole tree, so callers (CLI, server) can map each branch to one answer::
     LabelloopError
     ├── ConfigError            invalid project config; names the key
     ├── NotFoundError          a project, item, model version... does not exist
+    ├── ConflictError          the request clashes with the current state (task already answered)
+    ├── AuthError              unknown user, bad password or token, expired session
+    │   └── PermissionDenied   known user, but their role may not do this
     ├── InputFileError         a data file cannot be read; names file, line and field
     ├── RuleError              a routing rule does not parse or uses a forbidden construct
     ├── ModelError             a model cannot be trained, loaded or asked for probabilities
@@ -44,6 +47,18 @@ class Reject:
         if self.field:
             where += f": field '{self.field}'"
         return f"{where}: {self.reason}"
+
+
+class ConflictError(LabelloopError):
+    """The request clashes with the current state."""
+
+
+class AuthError(LabelloopError):
+    """Who is asking could not be established."""
+
+
+class PermissionDenied(AuthError):
+    """The user is known but may not do this."""
 
 
 class InputFileError(LabelloopError):

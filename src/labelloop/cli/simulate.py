@@ -86,23 +86,25 @@ def simulate(
         print(json.dumps(main))
         return
     _print_curves(results)
-    summary = Table(
-        "strategy", "final label accuracy", "human share", "labels used", "auto-accepted", "rounds"
-    )
+    summary = Table("strategy", "final accuracy", "human share", "labels", "auto-accepted")
     for r in results:
-        rounds = (
-            ", ".join(f"{x['status']}({x['sample_errors']}/{x['sample_size']})" for x in r.rounds)
-            or "-"
-        )
         summary.add_row(
             r.strategy,
             f"{r.final_label_accuracy:.4f}",
             f"{r.human_share:.1%}",
             f"{r.labels_used:,}",
             f"{r.auto_accepted:,}",
-            rounds,
         )
     console.print(summary)
+    for r in results:
+        for x in r.rounds:
+            console.print(
+                f"{r.strategy}: round {x['attempt']} {x['status']}: "
+                f"{x['sample_errors']} errors in {x['sample_size']} audited of "
+                f"{x['candidates']:,} candidates; at most {x['error_bound']} errors "
+                f"left, {x['allowed_errors']} allowed",
+                highlight=False,
+            )
 
 
 def _print_curves(results: list) -> None:  # type: ignore[type-arg]

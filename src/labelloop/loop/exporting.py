@@ -103,7 +103,7 @@ def export(project: Project, path: Path, *, fmt: str, actor: str = "system") -> 
     else:
         write_rows(rows, path, fmt)
         path.with_name(path.name + ".provenance.json").write_text(json.dumps(provenance, indent=2))
-    with project.engine.begin() as conn:
+    with project.writer.begin() as conn:
         found = conn.execute(
             select(t.dataset_versions.c.id).where(
                 t.dataset_versions.c.project_id == project.id,

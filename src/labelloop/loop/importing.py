@@ -59,7 +59,7 @@ def import_file(
     rejects: list[Reject] = []
     added = unchanged = labelled = 0
     batch: list[ItemRecord] = []
-    with project.engine.begin() as conn:
+    with project.writer.begin() as conn:
         for seen, record in enumerate(iter_items(path, config=project.config, fmt=fmt), 1):
             if isinstance(record, Reject):
                 rejects.append(record)

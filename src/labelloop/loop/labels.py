@@ -1,14 +1,20 @@
-"""Recording human labels: annotations, final labels with provenance, the audit trail."""
+"""Recording human work: annotations, the decisions they lead to, the audit trail.
+
+An item at the annotator tier is decided once ``tasks.overlap`` distinct people answered it: by
+majority, a tie escalating it to the reviewer tier. A reviewer's or expert's answer decides alone
+(source ``adjudicated``). An answer flagged ``ambiguous`` escalates the item to the reviewer tier.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
-from labelloop.errors import NotFoundError
+from labelloop.errors import ConfigError, ConflictError, NotFoundError
 from labelloop.loop.labelcodec import normalise_label
 from labelloop.store import tables as t
 from labelloop.store.events import append_event
@@ -16,15 +22,21 @@ from labelloop.store.events import append_event
 if TYPE_CHECKING:
     from labelloop.loop.project import Project
 
+FLAGS = ("ambiguous",)
+
 
 @dataclass(frozen=True)
 class AnnotationResult:
-    """The stored annotation; ``created`` is False when a retry with the same key found it."""
+    """The stored annotation; ``created`` is False when a retry with the same key found it.
+
+    ``decided`` says the item got its final label, ``escalated`` that it went up a tier."""
 
     annotation_id: int
     item_id: int
     created: bool
     round_id: int | None
+    decided: bool = False
+    escalated: bool = False
 
 
 def annotate(
@@ -35,66 +47,25 @@ def annotate(
     annotator: str,
     task_id: int | None = None,
     client_key: str | None = None,
+    flag: str | None = None,
 ) -> AnnotationResult:
-    """Store a human label as the item's final label, under the current guideline version.
+    """Store ``annotator``'s answer under the current guideline version and decide if it can.
 
-    Idempotent on ``client_key``: a retry returns the first annotation and stores nothing.
+    Idempotent on ``client_key``: a retry returns the first annotation and stores nothing. A late
+    answer on an expired lease is kept (the work was done). A task already answered is not
+    answered twice: the second answer is refused unless it is a retry.
     """
-    label = normalise_label(project.config, label)
+    if flag is not None and flag not in FLAGS:
+        raise ConfigError(f"flag: {flag!r} is not one of {', '.join(FLAGS)}")
+    if flag is None or label is not None:
+        label = normalise_label(project.config, label)
     if client_key is not None:
         found = _by_key(project, client_key)
         if found is not None:
             return found
     try:
-        with project.engine.begin() as conn:
-            item = conn.execute(
-                select(t.items.c.id, t.items.c.round_id).where(
-                    t.items.c.id == item_id, t.items.c.project_id == project.id
-                )
-            ).first()
-            if item is None:
-                raise NotFoundError(f"item {item_id} is not in project {project.name!r}")
-            version = t.latest_version(conn, t.guidelines, project.id)
-            annotation_id = t.inserted_id(
-                conn.execute(
-                    t.annotations.insert().values(
-                        project_id=project.id,
-                        item_id=item_id,
-                        task_id=task_id,
-                        annotator=annotator,
-                        label=label,
-                        guideline_version=version,
-                        client_key=client_key,
-                    )
-                )
-            )
-            conn.execute(t.final_labels.delete().where(t.final_labels.c.item_id == item_id))
-            conn.execute(
-                t.final_labels.insert().values(
-                    item_id=item_id,
-                    project_id=project.id,
-                    label=label,
-                    source="human",
-                    decided_by=annotator,
-                    guideline_version=version,
-                )
-            )
-            conn.execute(t.items.update().where(t.items.c.id == item_id).values(status="labelled"))
-            done = t.tasks.update().where(t.tasks.c.item_id == item_id, t.tasks.c.status == "open")
-            conn.execute(done.values(status="done", done_at=t.utcnow()))
-            append_event(
-                conn,
-                actor=annotator,
-                action="annotation.create",
-                project_id=project.id,
-                payload={
-                    "item_id": item_id,
-                    "annotation_id": annotation_id,
-                    "label": label,
-                    "guideline_version": version,
-                    "task_id": task_id,
-                },
-            )
+        with project.writer.begin() as conn:
+            return _record(conn, project, item_id, label, annotator, task_id, client_key, flag)
     except IntegrityError:
         if client_key is None:
             raise
@@ -102,7 +73,157 @@ def annotate(
         if found is None:
             raise
         return found
-    return AnnotationResult(annotation_id, item_id, True, item.round_id)
+
+
+def _record(
+    conn: Connection,
+    project: Project,
+    item_id: int,
+    label: Any,
+    annotator: str,
+    task_id: int | None,
+    client_key: str | None,
+    flag: str | None,
+) -> AnnotationResult:
+    i, tk = t.items, t.tasks
+    item = conn.execute(
+        select(i.c.id, i.c.round_id, i.c.tier, i.c.status).where(
+            i.c.id == item_id, i.c.project_id == project.id
+        )
+    ).first()
+    if item is None:
+        raise NotFoundError(f"item {item_id} is not in project {project.name!r}")
+    # The library trusts its caller with any task id; the server lets people submit only their
+    # own leases. Without an id, the person's latest lease on the item is used.
+    where = [tk.c.id == task_id] if task_id is not None else [tk.c.assignee == annotator]
+    task = conn.execute(
+        select(tk.c.id, tk.c.tier, tk.c.status)
+        .where(tk.c.item_id == item_id, *where)
+        .order_by(tk.c.id.desc())
+        .limit(1)
+    ).first()
+    if task_id is not None and task is None:
+        raise NotFoundError(f"task {task_id} is not a task of item {item_id}")
+    if task_id is not None and task is not None and task.status in ("done", "skipped"):
+        raise ConflictError(f"task {task_id} was already {task.status}")
+    tier = task.tier if task is not None else (item.tier or "annotator")
+    version = t.latest_version(conn, t.guidelines, project.id)
+    annotation_id = t.inserted_id(
+        conn.execute(
+            t.annotations.insert().values(
+                project_id=project.id,
+                item_id=item_id,
+                task_id=task.id if task else None,
+                annotator=annotator,
+                label=label,
+                guideline_version=version,
+                client_key=client_key,
+                flag=flag,
+            )
+        )
+    )
+    if task is not None:
+        conn.execute(
+            tk.update().where(tk.c.id == task.id).values(status="done", done_at=t.utcnow())
+        )
+        if task.status == "expired":  # its place was given back; it is taken again
+            conn.execute(i.update().where(i.c.id == item_id).values(assigned=i.c.assigned + 1))
+    append_event(
+        conn,
+        actor=annotator,
+        action="annotation.create",
+        project_id=project.id,
+        payload={
+            "item_id": item_id,
+            "annotation_id": annotation_id,
+            "label": label,
+            "flag": flag,
+            "tier": tier,
+            "guideline_version": version,
+            "task_id": task.id if task else None,
+        },
+    )
+    decided = escalated = False
+    if flag == "ambiguous":
+        escalated = _escalate(conn, project, item_id, annotator, "flagged ambiguous")
+    elif tier != "annotator" or item.status != "new":
+        source = "adjudicated" if tier != "annotator" else "human"
+        decided = _decide(conn, project, item_id, label, source, annotator, version)
+    else:
+        votes = _votes(conn, item_id)
+        if len(votes) >= project.config.tasks.overlap:
+            (top, count), *rest = Counter(votes.values()).most_common()
+            if rest and rest[0][1] == count:
+                escalated = _escalate(conn, project, item_id, annotator, "annotators disagree")
+            else:
+                by = annotator if len(votes) == 1 else f"majority of {len(votes)}"
+                decided = _decide(conn, project, item_id, _unkey(top), "human", by, version)
+    return AnnotationResult(annotation_id, item_id, True, item.round_id, decided, escalated)
+
+
+def _votes(conn: Connection, item_id: int) -> dict[str, str]:
+    """Each person's latest unflagged annotator-tier answer, as a hashable key."""
+    a, tk = t.annotations, t.tasks
+    rows = conn.execute(
+        select(a.c.annotator, a.c.label)
+        .outerjoin(tk, tk.c.id == a.c.task_id)
+        .where(
+            a.c.item_id == item_id,
+            a.c.flag.is_(None),
+            (tk.c.tier == "annotator") | tk.c.id.is_(None),
+        )
+        .order_by(a.c.id)
+    ).all()
+    return {r.annotator: _key(r.label) for r in rows}
+
+
+def _key(label: Any) -> str:
+    return "|".join(label) if isinstance(label, list) else f"={label}"
+
+
+def _unkey(key: str) -> Any:
+    return key[1:] if key.startswith("=") else (key.split("|") if key else [])
+
+
+def _decide(
+    conn: Connection,
+    project: Project,
+    item_id: int,
+    label: Any,
+    source: str,
+    decided_by: str,
+    version: int,
+) -> bool:
+    conn.execute(t.final_labels.delete().where(t.final_labels.c.item_id == item_id))
+    conn.execute(
+        t.final_labels.insert().values(
+            item_id=item_id,
+            project_id=project.id,
+            label=label,
+            source=source,
+            decided_by=decided_by,
+            guideline_version=version,
+        )
+    )
+    conn.execute(t.items.update().where(t.items.c.id == item_id).values(status="labelled"))
+    return True
+
+
+def _escalate(conn: Connection, project: Project, item_id: int, actor: str, reason: str) -> bool:
+    """Send the item to the reviewer tier (it needs one decision there)."""
+    conn.execute(
+        t.items.update()
+        .where(t.items.c.id == item_id)
+        .values(tier="reviewer", assigned=0, status="new")
+    )
+    append_event(
+        conn,
+        actor=actor,
+        action="item.escalate",
+        project_id=project.id,
+        payload={"item_id": item_id, "tier": "reviewer", "reason": reason},
+    )
+    return True
 
 
 def _by_key(project: Project, client_key: str) -> AnnotationResult | None:

@@ -15,7 +15,7 @@ from labelloop.config import ProjectConfig, parse_config
 from labelloop.errors import ConfigError, NotFoundError
 from labelloop.settings import Settings
 from labelloop.store import tables as t
-from labelloop.store.engine import make_engine, upgrade
+from labelloop.store.engine import make_engine, upgrade, writer
 from labelloop.store.events import append_event
 
 
@@ -67,6 +67,7 @@ class Project:
                 f"Got {retrain!r} instead."
             )
         self.engine = engine
+        self.writer = writer(engine)
         self.id = project_id
         self.config = config
         self.settings = settings or Settings()
@@ -96,7 +97,7 @@ class Project:
             config = parse_config(config)
         settings = settings or Settings()
         engine = engine or connect(settings)
-        with engine.begin() as conn:
+        with writer(engine).begin() as conn:
             if conn.execute(
                 select(t.projects.c.id).where(t.projects.c.name == config.name)
             ).first():
@@ -173,7 +174,7 @@ class Project:
 
     def update_guidelines(self, text: str, *, author: str) -> int:
         """Store a new guideline version; later annotations record it."""
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             version = t.latest_version(conn, t.guidelines, self.id) + 1
             conn.execute(
                 t.guidelines.insert().values(
@@ -205,12 +206,20 @@ class Project:
 
         return next_tasks(self, n, **kwargs)
 
+    def skip_task(self, task_id: int, *, annotator: str) -> None:
+        """Give a leased task back unanswered."""
+        from labelloop.loop.queue import skip_task
+
+        skip_task(self, task_id, annotator=annotator)
+
     def annotate(self, item_id: int, label: Any, **kwargs: Any) -> Any:
         """Record a human label; may trigger retraining. See :mod:`labelloop.loop.labels`."""
         from labelloop.loop.labels import annotate
 
         result = annotate(self, item_id, label, **kwargs)
         if result.created:
+            if result.round_id is not None:
+                self.route()  # an audit answer may complete its round
             self._maybe_retrain()
         return result
 

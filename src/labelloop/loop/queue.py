@@ -1,14 +1,24 @@
-"""Handing out work: the most valuable open items for a tier, with the model's suggestion."""
+"""Handing out work: leases on the most valuable items a person may do.
+
+An item needs ``tasks.overlap`` annotations from distinct people. Each hand-out is a task leased to
+one person for ``tasks.lease_seconds``; an expired lease returns the item to the queue. The
+``items.assigned`` counter (leased + done tasks) is checked and bumped on the locked item row, so
+under concurrency no item is handed out beyond its overlap: SQLite serialises writers with
+``BEGIN IMMEDIATE``, PostgreSQL locks the rows it hands out (``FOR UPDATE SKIP LOCKED``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Connection, and_, bindparam, or_, select
 
 from labelloop.config import TIERS
+from labelloop.errors import NotFoundError
 from labelloop.store import tables as t
+from labelloop.store.events import append_event
 
 if TYPE_CHECKING:
     from labelloop.loop.project import Project
@@ -30,6 +40,7 @@ class Task:
     kind: str
     suggestion: Any | None
     confidence: float | None
+    lease_expires_at: datetime
 
 
 def _kind(is_holdout: bool, priority: float, tier: str | None) -> str:
@@ -41,7 +52,8 @@ def _kind(is_holdout: bool, priority: float, tier: str | None) -> str:
 
 
 def _waiting(project: Project, tier: str) -> tuple[Any, ...]:
-    """Items waiting for ``tier``; candidates of a round under audit wait for its verdict."""
+    """Undecided items for ``tier`` with room for another person; candidates of a round under
+    audit wait for its verdict (only its sample is handed out)."""
     if tier not in TIERS:
         raise ValueError(
             f"The 'tier' parameter must be one of {', '.join(TIERS)}. Got {tier!r} instead."
@@ -50,29 +62,62 @@ def _waiting(project: Project, tier: str) -> tuple[Any, ...]:
     tier_clause = (
         or_(i.c.tier.is_(None), i.c.tier == tier) if tier == "annotator" else i.c.tier == tier
     )
+    # Reviewers and experts decide alone; escalating an item resets its counter.
+    room = i.c.assigned < (project.config.tasks.overlap if tier == "annotator" else 1)
     return (
         i.c.project_id == project.id,
         i.c.status == "new",
         tier_clause,
+        room,
         or_(i.c.round_id.is_(None), i.c.priority >= AUDIT_PRIORITY),
     )
 
 
-def next_tasks(project: Project, n: int = 1, *, tier: str = "annotator") -> list[Task]:
-    """Open tasks for the ``n`` most valuable items waiting for ``tier``.
+def release_expired(conn: Connection, project: Project, now: datetime) -> int:
+    """Expire overdue leases and give their items their places back."""
+    tk = t.tasks
+    expired = conn.execute(
+        select(tk.c.id, tk.c.item_id).where(
+            tk.c.project_id == project.id, tk.c.status == "open", tk.c.lease_expires_at < now
+        )
+    ).all()
+    if not expired:
+        return 0
+    conn.execute(tk.update().where(tk.c.id.in_([e.id for e in expired])).values(status="expired"))
+    conn.execute(
+        t.items.update()
+        .where(t.items.c.id == bindparam("item"))
+        .values(assigned=t.items.c.assigned - 1),
+        [{"item": e.item_id} for e in expired],
+    )
+    return len(expired)
 
-    Candidates of an auto-accept round under audit wait until the round is decided; only its
-    audit sample is handed out.
-    """
-    i = t.items
+
+def next_tasks(
+    project: Project,
+    n: int = 1,
+    *,
+    tier: str = "annotator",
+    annotator: str = "anonymous",
+    now: datetime | None = None,
+) -> list[Task]:
+    """Lease the ``n`` most valuable items waiting for ``tier`` that ``annotator`` has not had."""
+    i, tk = t.items, t.tasks
+    now = now or t.utcnow()
+    lease_end = now + timedelta(seconds=project.config.tasks.lease_seconds)
     current = project.current_model()
-    with project.engine.begin() as conn:
-        rows = conn.execute(
+    had = select(tk.c.item_id).where(tk.c.project_id == project.id, tk.c.assignee == annotator)
+    with project.writer.begin() as conn:
+        release_expired(conn, project, now)
+        query = (
             select(i.c.id, i.c.key, i.c.data, i.c.tier, i.c.is_holdout, i.c.priority)
-            .where(*_waiting(project, tier))
+            .where(*_waiting(project, tier), i.c.id.not_in(had))
             .order_by(i.c.priority.desc(), i.c.id)
             .limit(n)
-        ).all()
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=i)
+        rows = conn.execute(query).all()
         if not rows:
             return []
         suggestions = _suggestions(conn, project, [r.id for r in rows], current)
@@ -81,13 +126,15 @@ def next_tasks(project: Project, n: int = 1, *, tier: str = "annotator") -> list
             kind = _kind(r.is_holdout, r.priority or 0.0, r.tier)
             task_id = t.inserted_id(
                 conn.execute(
-                    t.tasks.insert().values(
+                    tk.insert().values(
                         project_id=project.id,
                         item_id=r.id,
                         tier=tier,
                         kind=kind,
                         priority=r.priority or 0.0,
                         status="open",
+                        assignee=annotator,
+                        lease_expires_at=lease_end,
                     )
                 )
             )
@@ -96,9 +143,41 @@ def next_tasks(project: Project, n: int = 1, *, tier: str = "annotator") -> list
                 if kind in ("holdout", "audit")
                 else suggestions.get(r.id, (None, None))
             )
-            tasks.append(Task(task_id, r.id, r.key, r.data, tier, kind, label, conf))
-        conn.execute(i.update().where(i.c.id.in_([r.id for r in rows])).values(status="queued"))
+            tasks.append(Task(task_id, r.id, r.key, r.data, tier, kind, label, conf, lease_end))
+        conn.execute(
+            i.update().where(i.c.id.in_([r.id for r in rows])).values(assigned=i.c.assigned + 1)
+        )
     return tasks
+
+
+def skip_task(project: Project, task_id: int, *, annotator: str) -> None:
+    """Give a leased task back unanswered; the item goes to someone else."""
+    tk = t.tasks
+    with project.writer.begin() as conn:
+        task = conn.execute(
+            select(tk.c.item_id, tk.c.status).where(
+                tk.c.id == task_id, tk.c.project_id == project.id, tk.c.assignee == annotator
+            )
+        ).first()
+        if task is None:
+            raise NotFoundError(f"task {task_id} is not leased to {annotator!r}")
+        if task.status != "open":
+            return
+        conn.execute(
+            tk.update().where(tk.c.id == task_id).values(status="skipped", done_at=t.utcnow())
+        )
+        conn.execute(
+            t.items.update()
+            .where(t.items.c.id == task.item_id)
+            .values(assigned=t.items.c.assigned - 1)
+        )
+        append_event(
+            conn,
+            actor=annotator,
+            action="task.skip",
+            project_id=project.id,
+            payload={"task_id": task_id, "item_id": task.item_id},
+        )
 
 
 def _suggestions(

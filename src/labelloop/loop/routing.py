@@ -45,7 +45,7 @@ class RouteOutcome:
 def route(project: Project) -> RouteOutcome:
     """Move the project's auto-accept state one step forward."""
     current = project.current_model()
-    with project.engine.begin() as conn:
+    with project.writer.begin() as conn:
         open_round = conn.execute(
             select(t.routing_rounds).where(
                 t.routing_rounds.c.project_id == project.id, t.routing_rounds.c.status == "sampling"

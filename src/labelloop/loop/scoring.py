@@ -50,7 +50,7 @@ def rescore(project: Project, loaded: LoadedModel, model_version_id: int) -> Non
     X = model_inputs(project, loaded.featurizer, cache.item_ids)
     proba = predict(loaded, X)
     labels, confidence = decode(project.config, proba)
-    with project.engine.begin() as conn:
+    with project.writer.begin() as conn:
         for start in range(0, len(labels), BATCH):
             stop = start + BATCH
             conn.execute(

@@ -146,7 +146,7 @@ def train(project: Project, *, actor: str = "system") -> ModelVersionInfo | None
         calibrator=calibrator,
         meta={"project": project.name, "version": version, "metrics": metrics},
     )
-    with project.engine.begin() as conn:
+    with project.writer.begin() as conn:
         version_id = t.inserted_id(
             conn.execute(
                 t.model_versions.insert().values(

@@ -21,14 +21,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would defer it).
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Write transactions take the write lock up front: a deferred one that reads and then writes
+    # fails at once with "database is locked" when another writer got in between, whereas
+    # IMMEDIATE waits its turn (busy_timeout). This is what keeps task hand-out exact. Reads stay
+    # deferred: in WAL mode they never block.
+    immediate = conn.get_execution_options().get("immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, whose transactions are write transactions (IMMEDIATE on SQLite)."""
+    return engine.execution_options(immediate=True)
+
+
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite files get WAL, foreign keys and a busy timeout."""
+    """Create an engine; SQLite files get WAL, foreign keys, a busy timeout and IMMEDIATE
+    transactions; PostgreSQL gets pre-ping and the psycopg 3 driver."""
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_driver_autocommit)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")

@@ -87,6 +87,8 @@ items = Table(
     Column("tier", String(16), nullable=True),
     Column("priority", Float, nullable=True),
     Column("round_id", Integer, ForeignKey("routing_rounds.id"), nullable=True),
+    # Tasks leased or done on the item: compared with the overlap when handing work out.
+    Column("assigned", Integer, nullable=False, default=0, server_default="0"),
     _ts("created_at"),
     UniqueConstraint("project_id", "key", name="uq_items_project_key"),
     Index("ix_items_project_status", "project_id", "status"),
@@ -133,9 +135,12 @@ tasks = Table(
     Column("priority", Float, nullable=False),
     Column("status", String(16), nullable=False, default="open"),
     Column("round_id", Integer, ForeignKey("routing_rounds.id"), nullable=True),
+    Column("assignee", String(100), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
     _ts("created_at"),
     _ts("done_at", nullable=True),
     Index("ix_tasks_project_status_priority", "project_id", "status", "priority"),
+    Index("ix_tasks_item_assignee", "item_id", "assignee"),
 )
 
 annotations = Table(
@@ -146,9 +151,10 @@ annotations = Table(
     Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
     Column("task_id", Integer, ForeignKey("tasks.id"), nullable=True),
     Column("annotator", String(100), nullable=False),
-    Column("label", JSON, nullable=False),
+    Column("label", JSON, nullable=True),  # none when flagged ambiguous
     Column("guideline_version", Integer, nullable=False),
     Column("client_key", String(100), nullable=True, unique=True),
+    Column("flag", String(16), nullable=True),
     _ts("created_at"),
     Index("ix_annotations_item", "item_id"),
 )
@@ -206,6 +212,65 @@ dataset_versions = Table(
     Column("provenance", JSON, nullable=False),
     _ts("created_at"),
     UniqueConstraint("project_id", "content_hash", name="uq_dataset_versions_project_hash"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+    _ts("created_at"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _ts("created_at"),
+    _ts("last_used_at", nullable=True),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("csrf_token", String(64), nullable=False),
+    _ts("created_at"),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _project_fk(),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("skills", JSON, nullable=False),
+    UniqueConstraint("project_id", "user_id", name="uq_memberships_project_user"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("progress", Integer, nullable=False, default=0),
+    Column("result", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_by", String(100), nullable=False),
+    _ts("created_at"),
+    _ts("finished_at", nullable=True),
 )
 
 events = Table(
