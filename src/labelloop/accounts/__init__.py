@@ -1,0 +1,1 @@
+"""People: users and roles, password hashing, API tokens, browser sessions."""

@@ -1,0 +1,46 @@
+"""Roles and what each may do: the one permission table of labelloop.
+
+Roles are ordered: admin > expert > reviewer > annotator. A user may work at their own tier and
+every tier below it (an expert can also review and annotate).
+"""
+
+from __future__ import annotations
+
+ROLES: tuple[str, ...] = ("annotator", "reviewer", "expert", "admin")
+RANK = {role: n for n, role in enumerate(ROLES)}
+TIER_OF_ROLE = {
+    "annotator": "annotator",
+    "reviewer": "reviewer",
+    "expert": "expert",
+    "admin": "expert",
+}
+
+# The lowest role allowed to perform each action. Every API endpoint names one of these.
+PERMISSIONS: dict[str, str] = {
+    "project.read": "annotator",
+    "task.work": "annotator",
+    "task.review": "reviewer",
+    "task.adjudicate": "expert",
+    "item.read": "reviewer",
+    "annotation.read": "reviewer",
+    "model.read": "reviewer",
+    "metrics.read": "reviewer",
+    "project.create": "admin",
+    "project.manage": "admin",
+    "item.import": "admin",
+    "model.train": "admin",
+    "dataset.export": "admin",
+    "user.manage": "admin",
+    "audit.read": "admin",
+}
+
+
+def allowed(role: str, action: str) -> bool:
+    """Whether ``role`` may perform ``action``."""
+    return RANK[role] >= RANK[PERMISSIONS[action]]
+
+
+def tiers_for(role: str) -> tuple[str, ...]:
+    """Work tiers a role may take tasks from."""
+    top = RANK[TIER_OF_ROLE[role]]
+    return tuple(tier for tier in ("annotator", "reviewer", "expert") if RANK[tier] <= top)
