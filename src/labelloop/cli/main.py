@@ -358,6 +358,8 @@ def audit_verify(ctx: typer.Context) -> None:
     console.print(f"[green]audit log intact[/]: {count:,} events verified")
 
 
+from labelloop.cli.demo import demo  # noqa: E402
 from labelloop.cli.simulate import simulate  # noqa: E402
 
 app.command()(simulate)
+app.command()(demo)
