@@ -14,6 +14,7 @@ The library API::
     project.export("out.parquet", fmt="parquet")
 """
 
+from labelloop.client import Client
 from labelloop.config import ProjectConfig, load_config, parse_config
 from labelloop.loop.project import Project, connect
 from labelloop.loop.simulate import run_simulation
@@ -22,6 +23,7 @@ from labelloop.settings import Settings
 __version__ = "0.1.0"
 
 __all__ = [
+    "Client",
     "Project",
     "ProjectConfig",
     "Settings",

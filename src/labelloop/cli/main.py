@@ -358,6 +358,79 @@ def audit_verify(ctx: typer.Context) -> None:
     console.print(f"[green]audit log intact[/]: {count:,} events verified")
 
 
+user_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Manage user accounts.")
+token_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Manage API tokens.")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (/api/v1) with uvicorn."""
+    import os
+
+    import uvicorn
+
+    settings: Settings = ctx.obj
+    os.environ["LABELLOOP_DATA_DIR"] = str(settings.data_dir.resolve())
+    if settings.database_url:
+        os.environ["LABELLOOP_DATABASE_URL"] = settings.database_url
+    _engine(ctx)  # migrate once, before the workers start
+    console.print(f"labelloop API on http://{host}:{port}/api/v1 (docs: /api/v1/docs)")
+    uvicorn.run(
+        "labelloop.server.app:create_app", factory=True, host=host, port=port, workers=workers
+    )
+
+
+@user_app.command("add")
+def user_add(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="annotator, reviewer, expert or admin.")],
+    password: Annotated[
+        str | None, typer.Option(help="Password (prompted for, hidden, when left out).")
+    ] = None,
+) -> None:
+    """Create a user."""
+    from labelloop.accounts.users import create_user
+
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = create_user(_engine(ctx), username, password, role, actor="cli")
+    console.print(f"user [bold]{user.username}[/] created ({user.role})")
+
+
+@user_app.command("list")
+def user_list(ctx: typer.Context) -> None:
+    """List the active users."""
+    from labelloop.accounts.users import list_users
+
+    for user in list_users(_engine(ctx)):
+        console.print(f"{user.username}\t{user.role}", highlight=False)
+
+
+@token_app.command("create")
+def token_create(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Whose token.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")],
+) -> None:
+    """Create an API token; it is printed once and never stored."""
+    from labelloop.accounts.users import create_token, list_users
+    from labelloop.errors import NotFoundError
+
+    engine = _engine(ctx)
+    user = next((u for u in list_users(engine) if u.username == username), None)
+    if user is None:
+        raise NotFoundError(f"no user called {username!r}")
+    print(create_token(engine, user, name))
+
+
 from labelloop.cli.demo import demo  # noqa: E402
 from labelloop.cli.simulate import simulate  # noqa: E402
 

@@ -1,0 +1,52 @@
+"""The app factory: nothing (no settings, no engine) is built at import time.
+
+uvicorn --factory labelloop.server.app:create_app
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from labelloop.server import errors
+from labelloop.server.projects import ProjectCache
+from labelloop.server.routes import ROUTERS
+from labelloop.settings import Settings
+
+API = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A labelloop API app; its store is opened (and migrated) on start-up, closed on shutdown."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from labelloop.loop.project import connect
+
+        engine = connect(settings)
+        app.state.engine = engine
+        app.state.projects = ProjectCache(engine, settings)
+        try:
+            yield
+        finally:
+            app.state.projects.close()
+            engine.dispose()
+
+    from labelloop import __version__
+
+    app = FastAPI(
+        title="labelloop",
+        version=__version__,
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API)
+    return app

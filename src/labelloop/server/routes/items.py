@@ -1,0 +1,97 @@
+"""Items: uploading files (a background import job), listing items, reading jobs."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, UploadFile
+from sqlalchemy import Engine
+
+from labelloop.errors import ConfigError, PermissionDenied
+from labelloop.io.formats import FORMATS as _READ_FORMATS
+from labelloop.loop.project import Project
+from labelloop.server import crud
+from labelloop.server.deps import CurrentUser, EngineDep, ItemImporter, ItemReader, ProjectDep
+from labelloop.server.schemas import ItemOut, JobAccepted, JobOut
+
+router = APIRouter(tags=["items"])
+CHUNK = 1 << 20
+
+
+def _safe_name(filename: str | None) -> str:
+    name = Path(filename or "upload").name
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[-100:] or "upload"
+
+
+def _import(
+    engine: Engine,
+    project: Project,
+    job_id: int,
+    path: Path,
+    fmt: str | None,
+    skip_invalid: bool,
+    actor: str,
+) -> None:
+    def work(progress: Any) -> dict[str, Any]:
+        report = project.import_file(
+            path, fmt=fmt, skip_invalid=skip_invalid, progress=progress, actor=actor
+        )
+        return {
+            "added": report.added,
+            "unchanged": report.unchanged,
+            "with_labels": report.with_labels,
+            "rejected": report.rejected,
+            "holdout_added": report.holdout_added,
+        }
+
+    crud.run_job(engine, job_id=job_id, work=work)
+
+
+@router.post("/projects/{name}/imports", status_code=202)
+def upload(
+    user: ItemImporter,
+    project: ProjectDep,
+    engine: EngineDep,
+    background: BackgroundTasks,
+    file: Annotated[UploadFile, File(description="JSONL, CSV or Parquet file of items.")],
+    fmt: Annotated[str | None, Form(alias="format")] = None,
+    skip_invalid: Annotated[bool, Form()] = False,
+) -> JobAccepted:
+    """Save the file under ``data_dir/uploads`` and import it as a background job."""
+    if fmt is not None and fmt not in _READ_FORMATS:
+        raise ConfigError(f"format: {fmt!r} is not one of {', '.join(_READ_FORMATS)}")
+    folder = project.settings.data_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}-{_safe_name(file.filename)}"
+    with path.open("wb") as out:
+        while chunk := file.file.read(CHUNK):
+            out.write(chunk)
+    job_id = crud.create_job(engine, kind="import", project_id=project.id, created_by=user.username)
+    background.add_task(_import, engine, project, job_id, path, fmt, skip_invalid, user.username)
+    return JobAccepted(job_id=job_id)
+
+
+@router.get("/jobs/{job_id}")
+def read_job(job_id: int, user: CurrentUser, engine: EngineDep) -> JobOut:
+    """A job's state; only its creator or an admin may look."""
+    job = crud.get_job(engine, job_id=job_id)
+    if job["created_by"] != user.username and user.role != "admin":
+        raise PermissionDenied("only the job's creator or an admin may read it")
+    return JobOut(**job)
+
+
+@router.get("/projects/{name}/items")
+def list_items(
+    _user: ItemReader,
+    project: ProjectDep,
+    engine: EngineDep,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ItemOut]:
+    """A page of the project's items."""
+    rows = crud.list_items(engine, project_id=project.id, status=status, limit=limit, offset=offset)
+    return [ItemOut(**r) for r in rows]

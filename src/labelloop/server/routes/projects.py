@@ -1,0 +1,68 @@
+"""Projects: list, create, read, status, guidelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from labelloop.loop.project import Project
+from labelloop.server import crud
+from labelloop.server.deps import (
+    EngineDep,
+    MetricsReader,
+    ProjectCreator,
+    ProjectDep,
+    ProjectManager,
+    ProjectReader,
+    SettingsDep,
+)
+from labelloop.server.schemas import GuidelinesIn, GuidelinesOut, ProjectOut, ProjectSummary
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+
+@router.get("")
+def list_projects(_user: ProjectReader, engine: EngineDep) -> list[ProjectSummary]:
+    """Every project."""
+    return [ProjectSummary(**p) for p in crud.list_projects(engine)]
+
+
+@router.post("", status_code=201)
+def create_project(
+    user: ProjectCreator,
+    engine: EngineDep,
+    settings: SettingsDep,
+    config: dict[str, Any] = Body(..., description="A project config, as in project.toml."),  # noqa: B008
+) -> ProjectOut:
+    """Create a project; a bad config answers 422 naming the key."""
+    project = Project.create(config, engine=engine, settings=settings, actor=user.username)
+    project.close()
+    return ProjectOut(name=project.name, config=project.config.model_dump(mode="json"))
+
+
+@router.get("/{name}")
+def read_project(_user: ProjectReader, project: ProjectDep) -> ProjectOut:
+    """A project's config."""
+    return ProjectOut(name=project.name, config=project.config.model_dump(mode="json"))
+
+
+@router.get("/{name}/status")
+def project_status(_user: MetricsReader, project: ProjectDep) -> dict[str, Any]:
+    """Items by state, queue per tier, holdout, model versions, rounds."""
+    return project.status()
+
+
+@router.get("/{name}/guidelines")
+def read_guidelines(_user: ProjectReader, project: ProjectDep) -> GuidelinesOut:
+    """The current guidelines."""
+    return GuidelinesOut(version=project.guideline_version(), text=project.guidelines())
+
+
+@router.put("/{name}/guidelines")
+def update_guidelines(
+    body: GuidelinesIn, user: ProjectManager, project: ProjectDep
+) -> GuidelinesOut:
+    """Store a new guideline version."""
+    version = project.update_guidelines(body.text, author=user.username)
+    return GuidelinesOut(version=version, text=body.text)

@@ -1,0 +1,203 @@
+"""Request and response models of the API: separate from the tables, never a hash or a secret."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Label = str | list[str] | None
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- auth and users -----------------------------------------------------------------------
+
+
+class LoginIn(_In):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class LoginOut(BaseModel):
+    username: str
+    role: str
+    csrf_token: str
+
+
+class UserOut(BaseModel):
+    username: str
+    role: str
+
+
+class UserIn(_In):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+    role: str
+
+
+class RoleIn(_In):
+    role: str
+
+
+class TokenIn(_In):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class TokenOut(BaseModel):
+    name: str
+    token: str = Field(description="Shown once; only its digest is stored.")
+
+
+# -- projects -----------------------------------------------------------------------------
+
+
+class ProjectSummary(BaseModel):
+    name: str
+    labels: list[str]
+    created_at: datetime
+
+
+class ProjectOut(BaseModel):
+    name: str
+    config: dict[str, Any]
+
+
+class GuidelinesOut(BaseModel):
+    version: int
+    text: str
+
+
+class GuidelinesIn(_In):
+    text: str = Field(max_length=200_000)
+
+
+# -- items, jobs --------------------------------------------------------------------------
+
+
+class ItemOut(BaseModel):
+    id: int
+    key: str
+    data: dict[str, Any]
+    status: str
+    tier: str | None
+
+
+class JobAccepted(BaseModel):
+    job_id: int
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str
+    project: str | None
+    status: Literal["queued", "running", "done", "failed"]
+    progress: int
+    result: dict[str, Any] | None
+    error: str | None
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+# -- tasks --------------------------------------------------------------------------------
+
+
+class NextTasksIn(_In):
+    n: int = Field(default=1, ge=1, le=100)
+    tier: Literal["annotator", "reviewer", "expert"] = "annotator"
+
+
+class TaskOut(BaseModel):
+    task_id: int
+    item_id: int
+    key: str
+    data: dict[str, Any]
+    kind: str
+    tier: str
+    suggestion: Label
+    confidence: float | None
+    lease_expires_at: datetime
+
+
+class SubmitIn(_In):
+    label: Label = None
+    flag: Literal["ambiguous"] | None = None
+    client_key: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class SubmitOut(BaseModel):
+    annotation_id: int
+    created: bool
+    decided: bool
+    escalated: bool
+
+
+# -- annotations, models, exports ---------------------------------------------------------
+
+
+class AnnotationOut(BaseModel):
+    id: int
+    annotator: str
+    label: Label
+    flag: str | None
+    tier: str | None
+    guideline_version: int
+    created_at: datetime
+
+
+class PredictionOut(BaseModel):
+    model_version: int
+    label: Label
+    confidence: float
+
+
+class FinalLabelOut(BaseModel):
+    label: Label
+    source: str
+    decided_by: str
+    model_version: int | None
+    confidence: float | None
+    decided_at: datetime
+
+
+class ItemAnnotationsOut(BaseModel):
+    item: ItemOut
+    is_holdout: bool
+    annotations: list[AnnotationOut]
+    prediction: PredictionOut | None
+    final_label: FinalLabelOut | None
+
+
+class ModelOut(BaseModel):
+    version: int
+    status: str
+    n_labels: int
+    metrics: dict[str, Any]
+    created_at: datetime
+
+
+class ExportIn(_In):
+    format: Literal["jsonl", "csv", "parquet"] = "jsonl"
+
+
+class DatasetVersionOut(BaseModel):
+    id: int
+    content_hash: str
+    n_items: int
+    path: str
+    format: str
+
+
+class AuditBreak(BaseModel):
+    event_id: int
+    reason: str
+
+
+class AuditOut(BaseModel):
+    ok: bool
+    events: int
+    breaks: list[AuditBreak]

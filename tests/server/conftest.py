@@ -1,0 +1,102 @@
+"""An app on a fresh store (SQLite and PostgreSQL), with a user and an API token per role."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from labelloop.accounts.roles import ROLES
+from labelloop.accounts.users import User, create_token, create_user
+from labelloop.loop.project import Project
+from labelloop.server.app import create_app
+from labelloop.settings import Settings
+
+WORDS = {
+    "pos": ["great", "lovely", "excellent", "fun", "superb", "enjoyable"],
+    "neg": ["awful", "boring", "terrible", "dull", "poor", "tedious"],
+}
+PASSWORD = "a long enough password"
+
+
+def texts(n: int) -> list[dict[str, Any]]:
+    """``n`` review-like items; ``truth`` is the right answer (not imported)."""
+    rows = []
+    for i in range(n):
+        truth = "pos" if i % 2 else "neg"
+        words = [WORDS[truth][(i * 7 + k) % 6] for k in range(3)]
+        rows.append({"id": i, "text": " ".join([*words, "film", "plot"]), "truth": truth})
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "truth"}) + "\n" for r in rows)
+    )
+    return path
+
+
+def config(name: str = "demo", **overrides: Any) -> dict[str, Any]:
+    """A small two-label project that retrains only when asked."""
+    return {
+        "name": name,
+        "labels": ["neg", "pos"],
+        "guidelines": "Is the review positive?",
+        "routing": {"target_accuracy": 0.9, "holdout_size": 10, "holdout_max_fraction": 0.5},
+        "retrain": {"every": 1000, "min_labels": 6},
+        **overrides,
+    }
+
+
+@dataclass
+class Server:
+    """A running app and its people: ``tokens[role]`` authenticates ``users[role]``."""
+
+    client: TestClient
+    settings: Settings
+    tmp: Path
+    users: dict[str, User] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = self.client.app.state.engine  # type: ignore[attr-defined]
+        return engine
+
+    def auth(self, role: str) -> dict[str, str]:
+        """Bearer-token headers of ``role``'s user."""
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def add_user(self, username: str, role: str) -> str:
+        """Create a user with :data:`PASSWORD` and return an API token of theirs."""
+        self.users[username] = create_user(self.engine, username, PASSWORD, role)
+        return create_token(self.engine, self.users[username], "test")
+
+    def add_project(self, rows: list[dict[str, Any]], **overrides: Any) -> None:
+        """Create a project (default name ``demo``) and import ``rows`` through the library."""
+        project = Project.create(
+            config(**overrides), engine=self.engine, settings=self.settings, retrain="off"
+        )
+        project.import_file(write_jsonl(self.tmp / f"{project.name}.jsonl", rows))
+        project.close()
+
+    texts = staticmethod(texts)
+    write_jsonl = staticmethod(write_jsonl)
+    config = staticmethod(config)
+    password = PASSWORD
+
+
+@pytest.fixture
+def server(store_url: str, tmp_path: Path) -> Iterator[Server]:
+    settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
+    with TestClient(create_app(settings)) as client:
+        srv = Server(client, settings, tmp_path)
+        for role in ROLES:
+            srv.tokens[role] = srv.add_user(role, role)
+        yield srv
