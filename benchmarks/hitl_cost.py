@@ -189,6 +189,7 @@ def run(datasets_: list[str], seeds: int, quick: bool) -> list[dict]:
                     f"{k} {v[0]:.3f}{'' if v[1] else ' MISSED'}"
                     for k, v in checkpoints.best.items()
                 )
+                + f"; rounds {''.join(r['status'][0].upper() for r in result.rounds) or '-'}"
                 + f" [{per_seed[-1][2]:.0f}s]",
                 flush=True,
             )

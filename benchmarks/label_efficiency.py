@@ -270,7 +270,8 @@ def report(name: str, quick: bool, results: dict[str, list[Curve]], seeds: int) 
     lines = [
         f"{name}: pool {len(data.y_pool):,}, test {len(data.y_test):,}, {len(data.names)} "
         f"classes; LR C={setting.C:g}; full-data accuracy {full:.4f}, 99 % target {target:.4f}",
-        f"seed set {seed_set}, batch {setting.batch}, budget {setting.budget:,}, {seeds} seeds",
+        f"seed set {seed_set}, batch {setting.batch}, budget {setting.budget:,}, {seeds} seeds; "
+        "mean over seeds; select s = seconds spent choosing per curve",
         f"{'strategy':<28}{'labels to 99%':>14}{'reached':>9}{'AULC':>8}"
         f"{'acc@budget':>12}{'select s':>10}",
     ]
@@ -307,6 +308,7 @@ def main() -> None:
         for label in labels
         for seed in range(args.seeds)
     ]
+    tasks.sort(key=lambda t: (-len(load(t[0]).y_pool), t[2] not in EXTERNAL))  # slowest first
     results: dict[str, dict[str, list[Curve]]] = {n: {label: [] for label in labels} for n in names}
     start = time.perf_counter()
     context = multiprocessing.get_context("spawn")

@@ -14,6 +14,7 @@ def test_selection_speed_runs_on_tiny_sizes():
         "random",
         "kcenter",
         "hybrid",
+        "density_cluster",
     ]
     assert all(r.seconds > 0 and r.baseline_seconds > 0 for r in rows)
     assert "speed-up" in format_table(rows)

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from labelloop.errors import EmptyPoolError
 from labelloop.learn.strategies import (
     STRATEGIES,
+    DensityClusterMargin,
     Entropy,
     ExpectedGradientLength,
     KCenterGreedy,
@@ -30,6 +31,7 @@ from labelloop.learn.strategies import (
     QueryStrategy,
     RandomSampling,
     k_center_greedy,
+    knn_density,
     make_strategy,
     top_n,
 )
@@ -126,8 +128,9 @@ def test_init_only_stores_parameters(name, seed):
 
 
 def test_make_strategy_lists_known_names():
-    with pytest.raises(ValueError, match="Known strategies: entropy, expected_change"):
+    with pytest.raises(ValueError, match="Known strategies: ") as info:
         make_strategy("nope")
+    assert all(name in str(info.value) for name in STRATEGIES)
     assert isinstance(make_strategy("hybrid", beta=3), MarginKCenter)
 
 
@@ -136,6 +139,10 @@ def test_make_strategy_lists_known_names():
     [
         (MarginKCenter(beta=0), "The 'beta' parameter of MarginKCenter must be an int >= 1."),
         (KCenterGreedy(chunk_size=-1), "The 'chunk_size' parameter of KCenterGreedy must be"),
+        (
+            DensityClusterMargin(gamma=-1.0),
+            "The 'gamma' parameter of DensityClusterMargin must be a float >= 0. Got -1.0 instead.",
+        ),
     ],
 )
 def test_bad_parameters_raise_at_select(strategy, message, rng):
@@ -322,3 +329,36 @@ def test_float32_probabilities_near_one_half_are_ranked_not_tied(strategy, rng):
     distance = np.abs(p.astype(np.float64) / (p + (1 - p)).astype(np.float64) - 0.5)
     expected = np.argsort(distance, kind="stable")[:10]
     np.testing.assert_array_equal(strategy.select(Pool(proba=proba), 10), expected)
+
+
+def test_knn_density_in_chunks_matches_brute_force(rng):
+    pool = rng.normal(size=(57, 6))
+    candidates = pool[[3, 10, 40]]
+    unit = pool / np.linalg.norm(pool, axis=1, keepdims=True)
+    similarity = np.sort(unit[[3, 10, 40]] @ unit.T, axis=1)[:, -5:]
+    expected = np.maximum(similarity.mean(axis=1), 0.0)
+    np.testing.assert_allclose(knn_density(candidates, pool, 4, chunk_size=5), expected, atol=1e-6)
+
+
+def test_density_cluster_prefers_dense_candidates_to_outliers(rng):
+    # An uncertain outlier (gap 0) against a dense cluster of slightly less uncertain ones.
+    cluster = np.array([1.0, 0.0]) + rng.normal(scale=0.01, size=(20, 2))
+    outlier = np.array([[-1.0, 0.05]])
+    proba = np.vstack([np.tile([0.55, 0.45], (20, 1)), [[0.5, 0.5]]])
+    pool = Pool(proba=proba, embeddings=np.vstack([cluster, outlier]))
+    assert Margin().select(pool, 1)[0] == 20
+    assert DensityClusterMargin(n_neighbors=5, random_state=0).select(pool, 1)[0] < 20
+
+
+def test_density_cluster_takes_one_per_cluster(rng, seed):
+    centres = np.array([[5.0, 0.0], [0.0, 5.0], [-5.0, -5.0]])
+    embeddings = np.repeat(centres, 10, axis=0) + rng.normal(scale=0.05, size=(30, 2))
+    proba = np.tile([0.5, 0.5], (30, 1))
+    chosen = DensityClusterMargin(random_state=seed).select(Pool(proba, embeddings), 3)
+    assert sorted(chosen // 10) == [0, 1, 2]
+
+
+def test_density_cluster_handles_duplicates_without_warnings(seed):
+    pool = Pool(proba=np.tile([0.6, 0.4], (12, 1)), embeddings=np.ones((12, 3)))
+    chosen = DensityClusterMargin(random_state=seed).select(pool, 5)
+    assert len(set(chosen)) == 5

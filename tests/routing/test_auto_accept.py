@@ -284,8 +284,8 @@ def test_plan_sample_passes_when_confidences_are_right(name: str, target: float)
                 plan.n_candidates, plan.sample_size, found, allowed=allowed, alpha=ALPHA
             ).passed
         passes += passed_cache[found]
-    # Planned for 0.9; the standard error over 1,500 audits is under 0.01.
-    assert passes / audits >= 0.85
+    # Planned for 0.8; the standard error over 1,500 audits is about 0.01.
+    assert passes / audits >= 0.7
 
 
 @pytest.mark.parametrize(("name", "value"), [("alpha", 0.0), ("pass_probability", 1.0)])

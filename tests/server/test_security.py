@@ -174,8 +174,7 @@ def test_annotators_work_blind_and_only_on_their_own_tasks(server) -> None:
         }
         assert task["suggestion"] is None and task["confidence"] is None
         assert set(task["data"]) <= {"id", "text"}
-        if task["kind"] in ("holdout", "audit"):
-            assert task["suggestion"] is None
+        assert task["kind"] == "task", "annotators cannot tell holdout or audit items apart"
     # Someone else's task: neither submit nor skip.
     stolen = tc.post(f"{url}/{theirs[0]['task_id']}/submit", json={"label": "neg"}, headers=ana)
     assert stolen.status_code == 403

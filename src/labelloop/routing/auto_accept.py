@@ -81,7 +81,7 @@ def plan_auto_accept(
     *,
     allowed: int,
     alpha: float,
-    pass_probability: float = 0.9,
+    pass_probability: float = 0.8,
     max_prefixes: int = 400,
 ) -> AutoAcceptPlan:
     """Choose the threshold and audit-sample size that leave people the least work.

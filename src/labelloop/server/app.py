@@ -49,4 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API)
+
+    from fastapi.staticfiles import StaticFiles
+
+    from labelloop.server.web import STATIC_DIR
+    from labelloop.server.web.pages import make_router
+
+    app.include_router(make_router())
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -4,6 +4,7 @@ Each takes a :class:`Pool` of arrays (probabilities, embeddings, features) and n
 """
 
 from labelloop.learn.strategies.base import Pool, QueryStrategy, top_n
+from labelloop.learn.strategies.density import DensityClusterMargin, knn_density
 from labelloop.learn.strategies.expected_change import ExpectedGradientLength
 from labelloop.learn.strategies.hybrid import MarginKCenter
 from labelloop.learn.strategies.kcenter import KCenterGreedy, k_center_greedy
@@ -18,6 +19,7 @@ from labelloop.learn.strategies.uncertainty import (
 
 __all__ = [
     "STRATEGIES",
+    "DensityClusterMargin",
     "Entropy",
     "ExpectedGradientLength",
     "KCenterGreedy",
@@ -29,6 +31,7 @@ __all__ = [
     "RandomSampling",
     "UncertaintySampling",
     "k_center_greedy",
+    "knn_density",
     "make_strategy",
     "top_n",
 ]

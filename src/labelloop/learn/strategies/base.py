@@ -78,16 +78,19 @@ class QueryStrategy(BaseEstimator, ABC):  # type: ignore[misc]
 
     def select(self, pool: Pool, n: int) -> np.ndarray:
         """Return ``min(n, len(pool))`` unique pool indices, most valuable first."""
-        owner = type(self).__name__
-        n = check_int(owner, "n", n)
+        n = check_int(type(self).__name__, "n", n)
         self._validate_params()
-        for name in sorted(self.requires):
-            if getattr(pool, name) is None:
-                raise ValueError(f"{owner} needs Pool.{name}. Got None instead.")
+        self._check_inputs(pool)
         if len(pool) == 0:
-            raise EmptyPoolError(f"{owner} was asked to choose from an empty pool.")
+            raise EmptyPoolError(f"{type(self).__name__} was asked to choose from an empty pool.")
         chosen = self._select(pool, min(n, len(pool)))
         return np.asarray(chosen, dtype=np.intp)
+
+    def _check_inputs(self, pool: Pool) -> None:
+        """Raise ``ValueError`` naming the first input in ``requires`` that ``pool`` lacks."""
+        for name in sorted(self.requires):
+            if getattr(pool, name) is None:
+                raise ValueError(f"{type(self).__name__} needs Pool.{name}. Got None instead.")
 
     def _validate_params(self) -> None:
         """Raise ``ValueError`` (pattern of :mod:`labelloop._validation`) for a bad parameter."""

@@ -27,6 +27,7 @@ class ExpectedGradientLength(QueryStrategy):
 
     def scores(self, pool: Pool) -> np.ndarray:
         """Expected gradient length of each candidate; higher is more valuable."""
+        self._check_inputs(pool)
         proba = np.asarray(pool.proba, dtype=np.float64)
         if pool.multi_label:
             expected = (2.0 * proba * (1.0 - proba)).mean(axis=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelloop.learn.strategies.base import QueryStrategy
+from labelloop.learn.strategies.density import DensityClusterMargin
 from labelloop.learn.strategies.expected_change import ExpectedGradientLength
 from labelloop.learn.strategies.hybrid import MarginKCenter
 from labelloop.learn.strategies.kcenter import KCenterGreedy
@@ -19,6 +20,7 @@ STRATEGIES: dict[str, type[QueryStrategy]] = {
     "kcenter": KCenterGreedy,
     "hybrid": MarginKCenter,
     "expected_change": ExpectedGradientLength,
+    "density_cluster": DensityClusterMargin,
 }
 
 

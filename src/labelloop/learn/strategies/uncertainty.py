@@ -22,9 +22,8 @@ class UncertaintySampling(QueryStrategy):
 
     def scores(self, pool: Pool) -> np.ndarray:
         """Uncertainty of each candidate, shape (n_pool,); higher is more valuable."""
-        if pool.proba is None:
-            raise ValueError(f"{type(self).__name__} needs Pool.proba. Got None instead.")
-        proba = pool.proba
+        self._check_inputs(pool)
+        proba = np.asarray(pool.proba)
         if pool.multi_label:
             proba = proba.astype(np.float64, copy=False)
             binary = np.stack([1.0 - proba, proba], axis=-1)

@@ -40,7 +40,9 @@ def next_tasks(body: NextTasksIn, user: TaskWorker, project: ProjectDep) -> list
             item_id=task.item_id,
             key=task.key,
             data=task.data,
-            kind=task.kind,
+            # At the annotator tier every item looks alike: holdout and audit items labelled with
+            # extra care would bias the accuracy estimates.
+            kind=task.kind if body.tier != "annotator" else "task",
             tier=task.tier,
             suggestion=task.suggestion,
             confidence=task.confidence,

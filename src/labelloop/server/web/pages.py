@@ -1,0 +1,216 @@
+"""Page routes: login, project list, annotate, review, dashboard.
+
+Pages authenticate with the session cookie only; a page request without a live session is sent
+to ``/login``. The session's CSRF token is rendered into a ``<meta>`` tag for the page's fetch()
+calls; the cookie itself is HttpOnly and never appears in a page.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from labelloop.accounts.roles import allowed, tiers_for
+from labelloop.accounts.users import Session, end_session, session_for
+from labelloop.errors import AuthError, LabelloopError, NotFoundError
+from labelloop.server.deps import SESSION_COOKIE
+from labelloop.server.web import TEMPLATES_DIR
+from labelloop.server.web.charts import learning_curve
+
+# Pages load only their own script and stylesheet; nothing inline runs, nothing can frame them.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+MAX_BREAK_MINUTES = 24 * 60
+
+
+def label_keys(labels: tuple[str, ...]) -> list[str]:
+    """The key of each label: the label itself when all are single digits, else 1-9 then 0."""
+    if len(labels) <= 10 and all(len(x) == 1 and x.isdigit() for x in labels):
+        return list(labels)
+    return [str((n + 1) % 10) if n < 10 else "" for n in range(len(labels))]
+
+
+def _session(request: Request) -> Session | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    try:
+        return session_for(request.app.state.engine, cookie)
+    except AuthError:
+        return None
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path: ``//evil.example`` and ``https://…`` become ``/``."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def make_router() -> APIRouter:
+    """The page routes (templates are loaded here, not at import time)."""
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    router = APIRouter(include_in_schema=False)
+
+    def render(
+        request: Request,
+        name: str,
+        session: Session | None,
+        status_code: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        user = session.user if session else None
+        response = templates.TemplateResponse(
+            request,
+            name,
+            {
+                "user": user,
+                "csrf_token": session.csrf_token if session else "",
+                "can_review": user is not None and "reviewer" in tiers_for(user.role),
+                "can_see_metrics": user is not None and allowed(user.role, "metrics.read"),
+                **context,
+            },
+            status_code=status_code,
+        )
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
+    def problem(request: Request, session: Session, code: int, message: str) -> HTMLResponse:
+        return render(request, "message.html", session, status_code=code, message=message)
+
+    @router.get("/login")
+    def login_page(request: Request, next: str | None = None) -> Response:
+        session = _session(request)
+        if session is not None:
+            return RedirectResponse(_safe_next(next), status_code=303)
+        return render(request, "login.html", None, next=_safe_next(next))
+
+    @router.get("/logout")
+    def logout_page(request: Request) -> Response:
+        session = _session(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        return render(request, "logout.html", session)
+
+    @router.post("/logout")
+    def logout(request: Request, csrf_token: str = Form("")) -> Response:
+        session = _session(request)
+        if session is not None:
+            if not hmac.compare_digest(csrf_token.encode(), session.csrf_token.encode()):
+                return problem(request, session, 403, "Log-out refused: wrong CSRF token.")
+            end_session(request.app.state.engine, request.cookies[SESSION_COOKIE])
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+        return response
+
+    @router.get("/")
+    def index(request: Request) -> Response:
+        session = _session(request)
+        if session is None:
+            return _to_login(request)
+        from labelloop.server import crud
+
+        projects = crud.list_projects(request.app.state.engine)
+        return render(request, "index.html", session, projects=projects)
+
+    def _project(request: Request, name: str) -> Any:
+        return request.app.state.projects.get(name)
+
+    def _work_page(
+        request: Request, name: str, *, mode: str, tier: str | None, break_minutes: float
+    ) -> Response:
+        session = _session(request)
+        if session is None:
+            return _to_login(request)
+        role = session.user.role
+        tier = tier or ("reviewer" if mode == "review" else "annotator")
+        if tier not in tiers_for(role):
+            return problem(request, session, 403, f"A {role} may not take {tier} tasks.")
+        if not 0 < break_minutes <= MAX_BREAK_MINUTES:
+            return problem(
+                request,
+                session,
+                422,
+                f"The 'break_minutes' parameter must be a number in (0, {MAX_BREAK_MINUTES}]. "
+                f"Got {break_minutes} instead.",
+            )
+        try:
+            project = _project(request, name)
+        except NotFoundError as exc:
+            return problem(request, session, 404, str(exc))
+        config = project.config
+        page = {
+            "project": project.name,
+            "mode": mode,
+            "tier": tier,
+            "user": session.user.username,
+            "labels": list(config.labels),
+            "keys": label_keys(config.labels),
+            "multi_label": config.multi_label,
+            "data": config.data,
+            "text_field": config.text_field,
+            "feature_fields": list(config.feature_fields),
+            "image_shape": list(config.image_shape) if config.image_shape else None,
+            "break_minutes": break_minutes,
+        }
+        return render(
+            request,
+            "annotate.html",
+            session,
+            project=project.name,
+            mode=mode,
+            tier=tier,
+            labels=list(zip(page["keys"], config.labels, strict=True)),
+            multi_label=config.multi_label,
+            guidelines=project.guidelines() or config.guidelines,
+            # JSON inside <script type="application/json">: "</" must not close the tag.
+            page_json=json.dumps(page).replace("</", "<\\/"),
+        )
+
+    @router.get("/projects/{name}/annotate")
+    def annotate_page(
+        request: Request, name: str, tier: str | None = None, break_minutes: float = 50
+    ) -> Response:
+        return _work_page(request, name, mode="annotate", tier=tier, break_minutes=break_minutes)
+
+    @router.get("/projects/{name}/review")
+    def review_page(request: Request, name: str, break_minutes: float = 50) -> Response:
+        return _work_page(
+            request, name, mode="review", tier="reviewer", break_minutes=break_minutes
+        )
+
+    @router.get("/projects/{name}/dashboard")
+    def dashboard_page(request: Request, name: str) -> Response:
+        session = _session(request)
+        if session is None:
+            return _to_login(request)
+        if not allowed(session.user.role, "metrics.read"):
+            return problem(request, session, 403, "The dashboard is for reviewers and up.")
+        try:
+            project = _project(request, name)
+            status = project.status()
+        except LabelloopError as exc:
+            return problem(request, session, 404, str(exc))
+        models = [m for m in status["models"] if m.get("accuracy") is not None]
+        chart = learning_curve([(int(m["n_labels"]), float(m["accuracy"])) for m in models])
+        return render(
+            request, "dashboard.html", session, project=project.name, status=status, chart=chart
+        )
+
+    return router

@@ -1,0 +1,449 @@
+// labelloop pages: log-in form and the keyboard-first work page (annotate and review).
+// Hand-written, no build step, no third-party code. Calls the REST API under /api/v1 with the
+// session cookie and the CSRF token the server rendered into <meta name="csrf-token">.
+"use strict";
+
+(() => {
+  const API = "/api/v1";
+
+  function csrf() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  function api(method, path, body, extra) {
+    const init = {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+      ...(extra || {}),
+    };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    return fetch(API + path, init);
+  }
+
+  async function detail(res) {
+    try {
+      const body = await res.json();
+      return body.detail || res.statusText;
+    } catch (_e) {
+      return res.statusText || "HTTP " + res.status;
+    }
+  }
+
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // -- log in ------------------------------------------------------------------------------
+
+  function startLogin(form) {
+    const error = document.getElementById("login-error");
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      error.hidden = true;
+      const data = new FormData(form);
+      let res;
+      try {
+        res = await api("POST", "/auth/login", {
+          username: String(data.get("username") || ""),
+          password: String(data.get("password") || ""),
+        });
+      } catch (_e) {
+        error.textContent = "The server cannot be reached.";
+        error.hidden = false;
+        return;
+      }
+      if (res.ok) {
+        window.location.assign(form.dataset.next || "/");
+      } else {
+        error.textContent = await detail(res);
+        error.hidden = false;
+      }
+    });
+  }
+
+  // -- the work page -----------------------------------------------------------------------
+
+  function startWork(cfg) {
+    const base = "/projects/" + encodeURIComponent(cfg.project);
+    const OUTBOX = `labelloop:${cfg.user}:${cfg.project}:outbox`;
+    const BREAK = "labelloop:break-start";
+    const PREFETCH = 2; // leased tasks waiting behind the one on screen
+    const params = new URLSearchParams(window.location.search);
+    const holdSeconds = Number(params.get("undo_seconds") ?? "3");
+    const HOLD_MS = Number.isFinite(holdSeconds) && holdSeconds >= 0 ? holdSeconds * 1000 : 3000;
+
+    const $ = (id) => document.getElementById(id);
+    const buttons = Array.from(document.querySelectorAll("#labels .label"));
+    const queue = [];
+    let current = null;
+    let selected = new Set();
+    let fetching = false;
+    let emptyUntil = 0;
+    let done = 0;
+    let lastAnswer = null;
+    let inflight = null;
+    let noticeTimer = null;
+
+    // The outbox: answers not yet acknowledged, kept in localStorage so a reload or a network
+    // blip never loses one; each keeps the client_key made when its task was shown, so a retry
+    // is stored once.
+    const loadBox = () => {
+      try {
+        return JSON.parse(localStorage.getItem(OUTBOX) || "[]");
+      } catch (_e) {
+        return [];
+      }
+    };
+    const saveBox = (box) => localStorage.setItem(OUTBOX, JSON.stringify(box));
+
+    function notice(text, ms) {
+      const box = $("notice");
+      box.textContent = text;
+      box.hidden = false;
+      clearTimeout(noticeTimer);
+      noticeTimer = setTimeout(() => (box.hidden = true), ms || 4000);
+    }
+
+    function showCounts() {
+      $("progress").textContent = `${done} done this session`;
+      const waiting = loadBox().length;
+      $("outbox").textContent = waiting ? `${waiting} being saved` : "all saved";
+      $("outbox").dataset.pending = String(waiting);
+    }
+
+    function markButtons() {
+      for (const b of buttons) b.classList.toggle("selected", selected.has(b.dataset.label));
+    }
+
+    function renderImage(container, data) {
+      const [h, w] = cfg.image_shape || [Math.sqrt(cfg.feature_fields.length), 0];
+      const width = w || h;
+      const values = cfg.feature_fields.map((f) => Number(data[f]) || 0);
+      const vmax = Math.max(...values, 1e-9);
+      const canvas = el("canvas", { width: String(width), height: String(h), class: "pixels" });
+      canvas.setAttribute("aria-label", "item image");
+      const ctx = canvas.getContext("2d");
+      const img = ctx.createImageData(width, h);
+      values.forEach((v, i) => {
+        const g = Math.round(255 * (1 - Math.min(1, Math.max(0, v / vmax))));
+        img.data.set([g, g, g, 255], i * 4);
+      });
+      ctx.putImageData(img, 0, 0);
+      container.append(canvas);
+    }
+
+    function renderTable(container, data) {
+      const fields = cfg.feature_fields.length ? cfg.feature_fields : Object.keys(data);
+      const table = el("table", { class: "kv" });
+      for (const f of fields) {
+        const row = el("tr");
+        row.append(el("th", {}, f), el("td", {}, String(data[f] ?? "")));
+        table.append(row);
+      }
+      container.append(table);
+    }
+
+    function show(task, keep) {
+      current = task;
+      task.client_key = task.client_key || uuid();
+      const item = $("item");
+      item.replaceChildren();
+      item.dataset.taskId = String(task.task_id);
+      $("item-key").textContent = task.key;
+      // Reviewers see why an item is here; annotators must not tell holdout or audit items
+      // from the rest (they would label them differently and bias the accuracy estimates).
+      $("item-kind").textContent = cfg.mode === "review" ? task.kind : "";
+      if (cfg.data === "image") renderImage(item, task.data);
+      else if (cfg.data === "tabular") renderTable(item, task.data);
+      else {
+        const value = task.data[cfg.text_field];
+        item.append(el("p", { class: "text" }, value == null ? JSON.stringify(task.data) : String(value)));
+      }
+      const s = task.suggestion;
+      if (keep) selected = new Set(keep);
+      else if (s == null) selected = new Set();
+      else selected = new Set(Array.isArray(s) ? s : [s]);
+      const sug = $("suggestion");
+      if (s == null) {
+        sug.textContent = "No model suggestion for this item.";
+      } else {
+        const shown = Array.isArray(s) ? s.join(", ") || "(none)" : s;
+        const conf = task.confidence == null ? "" : ` (confidence ${(100 * task.confidence).toFixed(0)}%)`;
+        sug.textContent = `Model suggests: ${shown}${conf}`;
+      }
+      markButtons();
+      if (cfg.mode === "review") loadReviewContext(task);
+    }
+
+    async function loadReviewContext(task) {
+      const box = $("review-context");
+      box.replaceChildren(el("p", { class: "muted" }, "Loading annotations…"));
+      let body;
+      try {
+        const res = await api("GET", `${base}/items/${task.item_id}/annotations`);
+        if (!res.ok) throw new Error(await detail(res));
+        body = await res.json();
+      } catch (e) {
+        if (current === task) box.replaceChildren(el("p", { class: "error" }, String(e.message || e)));
+        return;
+      }
+      if (current !== task) return;
+      box.replaceChildren();
+      const list = el("ul", { class: "annotations" });
+      for (const a of body.annotations) {
+        const label = a.label == null ? "(no label)" : Array.isArray(a.label) ? a.label.join(", ") : a.label;
+        const flag = a.flag ? ` [${a.flag}]` : "";
+        list.append(el("li", {}, `${a.annotator} (${a.tier || "?"}): ${label}${flag}`));
+      }
+      box.append(el("h3", {}, `Annotations (${body.annotations.length})`), list);
+      if (body.prediction) {
+        const p = body.prediction;
+        const label = Array.isArray(p.label) ? p.label.join(", ") : p.label;
+        box.append(
+          el("p", {}, `Model v${p.model_version} predicts ${label} (confidence ${(100 * p.confidence).toFixed(0)}%)`),
+        );
+      }
+    }
+
+    function showEmpty() {
+      current = null;
+      $("item").replaceChildren(el("p", { class: "muted", id: "no-tasks" }, "No tasks for you right now."));
+      delete $("item").dataset.taskId;
+      $("item-key").textContent = "";
+      $("item-kind").textContent = "";
+      $("suggestion").textContent = "";
+      if (cfg.mode === "review") $("review-context").replaceChildren();
+      selected = new Set();
+      markButtons();
+    }
+
+    function advance() {
+      const task = queue.shift();
+      if (task) show(task);
+      else showEmpty();
+      refill();
+    }
+
+    async function refill() {
+      if (fetching || Date.now() < emptyUntil) return;
+      const want = PREFETCH - queue.length + (current ? 0 : 1);
+      if (want <= 0) return;
+      fetching = true;
+      try {
+        const res = await api("POST", `${base}/tasks/next`, { n: want, tier: cfg.tier });
+        if (res.status === 401) return window.location.assign("/login");
+        if (!res.ok) {
+          notice(`Cannot get tasks: ${await detail(res)}`);
+          emptyUntil = Date.now() + 10000;
+          return;
+        }
+        const tasks = await res.json();
+        const known = new Set(queue.map((t) => t.task_id));
+        if (current) known.add(current.task_id);
+        for (const t of tasks) if (!known.has(t.task_id)) queue.push(t);
+        if (!tasks.length) emptyUntil = Date.now() + 10000;
+      } catch (_e) {
+        emptyUntil = Date.now() + 3000;
+      } finally {
+        fetching = false;
+      }
+      if (!current) {
+        if (queue.length) advance();
+        else if (!$("no-tasks")) showEmpty();
+      }
+    }
+
+    function answer(flag) {
+      if (!current) return;
+      let label = null;
+      if (flag !== "ambiguous") {
+        const picked = cfg.labels.filter((l) => selected.has(l));
+        if (cfg.multi_label) label = picked;
+        else if (picked.length) label = picked[0];
+        else return notice("Pick a label first (its number key), then Enter.");
+      }
+      const body = { label, flag: flag || null, client_key: current.client_key };
+      const box = loadBox();
+      box.push({ task_id: current.task_id, item_id: current.item_id, body, due: Date.now() + HOLD_MS, tries: 0 });
+      saveBox(box);
+      lastAnswer = { task: current, selected: new Set(selected), key: current.client_key };
+      done += 1;
+      advance();
+      showCounts();
+      flush();
+    }
+
+    async function skip() {
+      if (!current) return;
+      const task = current;
+      lastAnswer = null;
+      advance();
+      try {
+        await api("POST", `${base}/tasks/${task.task_id}/skip`);
+      } catch (_e) {
+        // the lease simply expires
+      }
+    }
+
+    function undo() {
+      if (!lastAnswer) return notice("Nothing to undo.");
+      const box = loadBox();
+      const i = box.findIndex((e) => e.body.client_key === lastAnswer.key);
+      if (i < 0 || inflight === lastAnswer.key) {
+        lastAnswer = null;
+        return notice(
+          "Undo not available: that answer is already stored and the API has no way to change a stored answer. Ask a reviewer to correct it.",
+          7000,
+        );
+      }
+      box.splice(i, 1);
+      saveBox(box);
+      done -= 1;
+      if (current) queue.unshift(current);
+      const { task, selected: keep } = lastAnswer;
+      lastAnswer = null;
+      show(task, keep);
+      showCounts();
+    }
+
+    async function flush() {
+      if (inflight) return;
+      const now = Date.now();
+      const entry = loadBox().find((e) => e.due <= now);
+      if (!entry) return;
+      inflight = entry.body.client_key;
+      let res = null;
+      try {
+        res = await api("POST", `${base}/tasks/${entry.task_id}/submit`, entry.body);
+      } catch (_e) {
+        res = null; // a network blip: retried below with the same client_key
+      }
+      inflight = null;
+      const box = loadBox();
+      const i = box.findIndex((e) => e.body.client_key === entry.body.client_key);
+      if (res && res.status === 401) {
+        window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+        return;
+      }
+      const retry = !res || res.status >= 500 || res.status === 408 || res.status === 429;
+      if (i >= 0) {
+        if (retry) {
+          box[i].tries += 1;
+          box[i].due = Date.now() + Math.min(30000, 500 * 2 ** box[i].tries);
+          notice("Connection problem: your answers are kept and will be sent again.");
+        } else {
+          box.splice(i, 1);
+          if (!res.ok) notice(`An answer was refused: ${await detail(res)}`, 8000);
+        }
+        saveBox(box);
+      }
+      showCounts();
+      if (!retry) flush();
+    }
+
+    function toggleHelp(force) {
+      const help = $("help");
+      help.hidden = force === undefined ? !help.hidden : !force;
+    }
+
+    function pick(index) {
+      const label = cfg.labels[index];
+      if (label === undefined || !current) return;
+      if (cfg.multi_label) {
+        if (selected.has(label)) selected.delete(label);
+        else selected.add(label);
+      } else selected = new Set([label]);
+      markButtons();
+    }
+
+    document.addEventListener("keydown", (ev) => {
+      if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      const tag = ev.target && ev.target.tagName;
+      if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
+      const key = ev.key;
+      if (key === "?") return toggleHelp();
+      if (key === "Escape") return toggleHelp(false);
+      if (!$("help").hidden) return;
+      const index = cfg.keys.indexOf(key);
+      if (index >= 0) {
+        ev.preventDefault();
+        return pick(index);
+      }
+      if (key === "Enter") {
+        ev.preventDefault(); // a focused button must not also be clicked
+        return answer(null);
+      }
+      const lower = key.toLowerCase();
+      if (lower === "s") skip();
+      else if (lower === "a") answer("ambiguous");
+      else if (lower === "u") undo();
+    });
+
+    for (const b of buttons) {
+      b.addEventListener("click", () => {
+        pick(Number(b.dataset.index));
+        b.blur();
+      });
+    }
+    $("submit").addEventListener("click", () => answer(null));
+    $("skip").addEventListener("click", () => skip());
+    $("ambiguous").addEventListener("click", () => answer("ambiguous"));
+    $("undo").addEventListener("click", () => undo());
+    $("help-toggle").addEventListener("click", () => toggleHelp());
+    $("help-close").addEventListener("click", () => toggleHelp(false));
+
+    // A break reminder after cfg.break_minutes of this browser session.
+    if (!sessionStorage.getItem(BREAK)) sessionStorage.setItem(BREAK, String(Date.now()));
+    const checkBreak = () => {
+      const since = Date.now() - Number(sessionStorage.getItem(BREAK) || Date.now());
+      if (since >= cfg.break_minutes * 60000) $("break-banner").hidden = false;
+    };
+    $("break-dismiss").addEventListener("click", () => {
+      sessionStorage.setItem(BREAK, String(Date.now()));
+      $("break-banner").hidden = true;
+    });
+
+    // Leaving: send held answers now, give unanswered leases back. Both are safe to repeat.
+    window.addEventListener("pagehide", () => {
+      for (const e of loadBox()) {
+        api("POST", `${base}/tasks/${e.task_id}/submit`, e.body, { keepalive: true }).catch(() => {});
+      }
+      for (const t of [current, ...queue]) {
+        if (t) api("POST", `${base}/tasks/${t.task_id}/skip`, undefined, { keepalive: true }).catch(() => {});
+      }
+    });
+
+    // Restored from the back-forward cache after the leases were given back: start afresh.
+    window.addEventListener("pageshow", (ev) => {
+      if (ev.persisted) window.location.reload();
+    });
+
+    setInterval(flush, 250);
+    setInterval(refill, 2000);
+    setInterval(checkBreak, 1000);
+    showCounts();
+    refill();
+    flush();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = document.getElementById("login-form");
+    if (form) startLogin(form);
+    const config = document.getElementById("page-config");
+    if (config) startWork(JSON.parse(config.textContent));
+  });
+})();
