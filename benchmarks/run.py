@@ -5,7 +5,9 @@
 * ``label_efficiency`` — labels to reach 99 % of full-data accuracy per strategy vs random (and
   small-text / scikit-activeml where installed), on digits, banking77 and sst2;
 * ``hitl_cost``        — share of items people must touch for a pool certified at the target
-  accuracy, beside the naive and union-bound rules and the true-label oracle.
+  accuracy, beside the naive and union-bound rules and the true-label oracle;
+* ``task_latency``     — next-task + submit latency with concurrent annotators through the HTTP
+  server, SQLite and PostgreSQL side by side.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("selection_speed", "label_efficiency", "hitl_cost")
+BENCHMARKS = ("selection_speed", "label_efficiency", "hitl_cost", "task_latency")
 
 
 def main() -> None:

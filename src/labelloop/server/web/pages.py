@@ -1,4 +1,4 @@
-"""Page routes: login, project list, annotate, review, dashboard.
+"""Page routes: login, project list, annotate, review, adjudicate, dashboard, admin.
 
 Pages authenticate with the session cookie only; a page request without a live session is sent
 to ``/login``. The session's CSRF token is rendered into a ``<meta>`` tag for the page's fetch()
@@ -16,8 +16,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from labelloop.accounts.roles import allowed, tiers_for
-from labelloop.accounts.users import Session, end_session, session_for
+from labelloop.accounts.roles import ROLES, allowed, tiers_for
+from labelloop.accounts.users import Session, end_session, list_users, session_for
 from labelloop.errors import AuthError, LabelloopError, NotFoundError
 from labelloop.server.deps import SESSION_COOKIE
 from labelloop.server.web import TEMPLATES_DIR
@@ -29,6 +29,9 @@ CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 MAX_BREAK_MINUTES = 24 * 60
+# The work page's modes and the tier each takes tasks from (annotate may name a lower one).
+MODE_TIERS = {"annotate": "annotator", "review": "reviewer", "adjudicate": "expert"}
+EXPORT_FORMATS = ("jsonl", "csv", "parquet")
 
 
 def label_keys(labels: tuple[str, ...]) -> list[str]:
@@ -81,6 +84,8 @@ def make_router() -> APIRouter:
                 "csrf_token": session.csrf_token if session else "",
                 "can_review": user is not None and "reviewer" in tiers_for(user.role),
                 "can_see_metrics": user is not None and allowed(user.role, "metrics.read"),
+                "can_adjudicate": user is not None and "expert" in tiers_for(user.role),
+                "is_admin": user is not None and allowed(user.role, "user.manage"),
                 **context,
             },
             status_code=status_code,
@@ -139,7 +144,7 @@ def make_router() -> APIRouter:
         if session is None:
             return _to_login(request)
         role = session.user.role
-        tier = tier or ("reviewer" if mode == "review" else "annotator")
+        tier = tier or MODE_TIERS[mode]
         if tier not in tiers_for(role):
             return problem(request, session, 403, f"A {role} may not take {tier} tasks.")
         if not 0 < break_minutes <= MAX_BREAK_MINUTES:
@@ -195,6 +200,12 @@ def make_router() -> APIRouter:
             request, name, mode="review", tier="reviewer", break_minutes=break_minutes
         )
 
+    @router.get("/projects/{name}/adjudicate")
+    def adjudicate_page(request: Request, name: str, break_minutes: float = 50) -> Response:
+        return _work_page(
+            request, name, mode="adjudicate", tier="expert", break_minutes=break_minutes
+        )
+
     @router.get("/projects/{name}/dashboard")
     def dashboard_page(request: Request, name: str) -> Response:
         session = _session(request)
@@ -211,6 +222,35 @@ def make_router() -> APIRouter:
         chart = learning_curve([(int(m["n_labels"]), float(m["accuracy"])) for m in models])
         return render(
             request, "dashboard.html", session, project=project.name, status=status, chart=chart
+        )
+
+    @router.get("/admin")
+    def admin_page(request: Request) -> Response:
+        session = _session(request)
+        if session is None:
+            return _to_login(request)
+        if not allowed(session.user.role, "user.manage"):
+            return problem(request, session, 403, "The admin page is for admins.")
+        from labelloop.server import crud
+
+        engine = request.app.state.engine
+        projects = []
+        for summary in crud.list_projects(engine):
+            try:
+                config = _project(request, summary["name"]).config.model_dump(mode="json")
+            except LabelloopError as exc:
+                config = {"error": str(exc)}
+            projects.append(
+                {"name": summary["name"], "config": json.dumps(config, indent=2, sort_keys=True)}
+            )
+        return render(
+            request,
+            "admin.html",
+            session,
+            users=[(u.username, u.role) for u in list_users(engine)],
+            roles=ROLES,
+            projects=projects,
+            export_formats=EXPORT_FORMATS,
         )
 
     return router

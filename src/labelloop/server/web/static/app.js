@@ -1,4 +1,5 @@
-// labelloop pages: log-in form and the keyboard-first work page (annotate and review).
+// labelloop pages: log-in form, the keyboard-first work page (annotate, review, adjudicate) and
+// the admin page.
 // Hand-written, no build step, no third-party code. Calls the REST API under /api/v1 with the
 // session cookie and the CSRF token the server rendered into <meta name="csrf-token">.
 "use strict";
@@ -47,6 +48,8 @@
     return node;
   }
 
+  const labelText = (label) => (Array.isArray(label) ? label.join(", ") || "(none)" : String(label));
+
   // -- log in ------------------------------------------------------------------------------
 
   function startLogin(form) {
@@ -87,6 +90,8 @@
     const HOLD_MS = Number.isFinite(holdSeconds) && holdSeconds >= 0 ? holdSeconds * 1000 : 3000;
 
     const $ = (id) => document.getElementById(id);
+    // Review and adjudicate show every opinion on the item; annotate shows none (blind).
+    const SHOW_OPINIONS = cfg.mode !== "annotate";
     const buttons = Array.from(document.querySelectorAll("#labels .label"));
     const queue = [];
     let current = null;
@@ -166,7 +171,7 @@
       $("item-key").textContent = task.key;
       // Reviewers see why an item is here; annotators must not tell holdout or audit items
       // from the rest (they would label them differently and bias the accuracy estimates).
-      $("item-kind").textContent = cfg.mode === "review" ? task.kind : "";
+      $("item-kind").textContent = SHOW_OPINIONS ? task.kind : "";
       if (cfg.data === "image") renderImage(item, task.data);
       else if (cfg.data === "tabular") renderTable(item, task.data);
       else {
@@ -186,7 +191,7 @@
         sug.textContent = `Model suggests: ${shown}${conf}`;
       }
       markButtons();
-      if (cfg.mode === "review") loadReviewContext(task);
+      if (SHOW_OPINIONS) loadReviewContext(task);
     }
 
     async function loadReviewContext(task) {
@@ -205,18 +210,21 @@
       box.replaceChildren();
       const list = el("ul", { class: "annotations" });
       for (const a of body.annotations) {
-        const label = a.label == null ? "(no label)" : Array.isArray(a.label) ? a.label.join(", ") : a.label;
+        const label = a.label == null ? "(no label)" : labelText(a.label);
         const flag = a.flag ? ` [${a.flag}]` : "";
         list.append(el("li", {}, `${a.annotator} (${a.tier || "?"}): ${label}${flag}`));
       }
       box.append(el("h3", {}, `Annotations (${body.annotations.length})`), list);
       if (body.prediction) {
         const p = body.prediction;
-        const label = Array.isArray(p.label) ? p.label.join(", ") : p.label;
         box.append(
-          el("p", {}, `Model v${p.model_version} predicts ${label} (confidence ${(100 * p.confidence).toFixed(0)}%)`),
+          el("p", {}, `Model v${p.model_version} predicts ${labelText(p.label)} (confidence ${(100 * p.confidence).toFixed(0)}%)`),
         );
       }
+      const f = body.final_label;
+      box.append(
+        el("p", { id: "final-label" }, f ? `Final label: ${labelText(f.label)} (${f.source}, by ${f.decided_by})` : "No final label yet."),
+      );
     }
 
     function showEmpty() {
@@ -226,7 +234,7 @@
       $("item-key").textContent = "";
       $("item-kind").textContent = "";
       $("suggestion").textContent = "";
-      if (cfg.mode === "review") $("review-context").replaceChildren();
+      if (SHOW_OPINIONS) $("review-context").replaceChildren();
       selected = new Set();
       markButtons();
     }
@@ -440,10 +448,87 @@
     flush();
   }
 
+  // -- the admin page ----------------------------------------------------------------------
+
+  function say(box, text, isError) {
+    box.textContent = text;
+    box.classList.toggle("error", Boolean(isError));
+  }
+
+  function startAdmin() {
+    const usersMessage = document.getElementById("users-message");
+    document.getElementById("user-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const data = new FormData(ev.target);
+      const body = Object.fromEntries(["username", "password", "role"].map((k) => [k, String(data.get(k) || "")]));
+      const res = await api("POST", "/users", body);
+      if (!res.ok) return say(usersMessage, `Not added: ${await detail(res)}`, true);
+      window.location.reload();
+    });
+    for (const form of document.querySelectorAll(".role-form")) {
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        const role = String(new FormData(form).get("role"));
+        const who = form.dataset.username;
+        const res = await api("PUT", `/users/${encodeURIComponent(who)}/role`, { role });
+        if (res.ok) say(usersMessage, `${who} is now ${role}.`);
+        else say(usersMessage, `Role not changed: ${await detail(res)}`, true);
+      });
+    }
+    for (const card of document.querySelectorAll(".project-card")) {
+      const base = "/projects/" + encodeURIComponent(card.dataset.project);
+      const importBox = card.querySelector(".import-result");
+      card.querySelector(".import-form").addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        const form = new FormData(ev.target);
+        if (!form.get("format")) form.delete("format");
+        say(importBox, "Uploading…");
+        // Multipart: no JSON Content-Type, the browser sets the boundary.
+        const res = await fetch(`${API}${base}/imports`, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "X-CSRF-Token": csrf() },
+          body: form,
+        });
+        if (!res.ok) return say(importBox, `Import refused: ${await detail(res)}`, true);
+        pollJob((await res.json()).job_id, importBox);
+      });
+      const exportBox = card.querySelector(".export-result");
+      card.querySelector(".export-form").addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        const format = String(new FormData(ev.target).get("format"));
+        say(exportBox, "Exporting…");
+        const res = await api("POST", `${base}/exports`, { format });
+        if (!res.ok) return say(exportBox, `Export failed: ${await detail(res)}`, true);
+        const v = await res.json();
+        say(exportBox, `Dataset version ${v.id}: ${v.n_items} items, hash ${v.content_hash.slice(0, 12)}. `);
+        const link = el("a", { href: `${API}${base}/exports/${v.id}/download?format=${v.format}`, class: "download" }, `Download ${v.format}`);
+        exportBox.append(link);
+      });
+    }
+  }
+
+  async function pollJob(id, box) {
+    for (;;) {
+      const res = await api("GET", `/jobs/${id}`);
+      if (!res.ok) return say(box, `Job ${id}: ${await detail(res)}`, true);
+      const job = await res.json();
+      if (job.status === "failed") return say(box, `Import job ${id} failed: ${job.error}`, true);
+      if (job.status === "done") {
+        const r = job.result || {};
+        const parts = Object.entries(r).map(([k, v]) => `${k.replace("_", " ")} ${v}`);
+        return say(box, `Import job ${id} done: ${parts.join(", ")}.`);
+      }
+      say(box, `Import job ${id} ${job.status}… (${job.progress} rows read)`);
+      await new Promise((ok) => setTimeout(ok, 500));
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const form = document.getElementById("login-form");
     if (form) startLogin(form);
     const config = document.getElementById("page-config");
     if (config) startWork(JSON.parse(config.textContent));
+    if (document.getElementById("admin")) startAdmin();
   });
 })();
