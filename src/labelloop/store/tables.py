@@ -92,6 +92,8 @@ items = Table(
     _ts("created_at"),
     UniqueConstraint("project_id", "key", name="uq_items_project_key"),
     Index("ix_items_project_status", "project_id", "status"),
+    # The queue's order: lets next-task walk the waiting items by priority and stop early.
+    Index("ix_items_project_status_priority", "project_id", "status", "priority"),
 )
 
 model_versions = Table(
@@ -141,6 +143,7 @@ tasks = Table(
     _ts("done_at", nullable=True),
     Index("ix_tasks_project_status_priority", "project_id", "status", "priority"),
     Index("ix_tasks_item_assignee", "item_id", "assignee"),
+    Index("ix_tasks_project_assignee", "project_id", "assignee"),
 )
 
 annotations = Table(
