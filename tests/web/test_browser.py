@@ -7,6 +7,7 @@ without them, unless ``LABELLOOP_REQUIRE_BROWSER=1`` (CI), where their absence f
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -143,7 +144,7 @@ def test_label_ten_digits_with_the_keyboard(live_server: tuple[str, Settings]) -
             first = item.get_attribute("data-task-id")
             page.keyboard.press("7")
             page.keyboard.press("Enter")
-            page.wait_for_function(next_item(first))
+            wait_next_item(page, first)
             page.keyboard.press("u")
             page.wait_for_function(f"document.querySelector('#item').dataset.taskId === '{first}'")
             assert page.locator(".label.selected").inner_text().strip().endswith("7")
@@ -163,7 +164,7 @@ def test_label_ten_digits_with_the_keyboard(live_server: tuple[str, Settings]) -
                 if n == 9:
                     page.screenshot(path=str(ARTIFACTS / "annotate.png"))
                 page.keyboard.press("Enter")
-                page.wait_for_function(next_item(task_id))
+                wait_next_item(page, task_id)
             assert page.locator("#progress").inner_text() == "10 done this session"
             page.wait_for_selector("#outbox[data-pending='0']")
 
@@ -190,9 +191,13 @@ def test_label_ten_digits_with_the_keyboard(live_server: tuple[str, Settings]) -
     assert not problems, problems
 
 
-def next_item(task_id: str | None) -> str:
-    """A page condition: another task is on screen (not the blank between two items)."""
-    return (
-        "(() => { const id = document.querySelector('#item').dataset.taskId;"
-        f" return id !== undefined && id !== '' && id !== '{task_id}'; }})()"
-    )
+def wait_next_item(page: Any, task_id: str | None) -> None:
+    """Wait until another task is on screen (not the blank between two items).
+
+    Locator assertions need no ``eval``, which the pages' Content-Security-Policy forbids.
+    """
+    from playwright.sync_api import expect
+
+    item = page.locator("#item")
+    expect(item).to_have_attribute("data-task-id", re.compile(r"^\d+$"))
+    expect(item).not_to_have_attribute("data-task-id", task_id or "")

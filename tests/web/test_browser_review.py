@@ -61,7 +61,7 @@ def _work_until(page: Any, key: str, answer: list[str], tries: int = 20) -> None
                 page.keyboard.press(pressed)
             return
         page.keyboard.press("s")
-        page.wait_for_function(browser.next_item(task_id))
+        browser.wait_next_item(page, task_id)
     raise AssertionError(f"item {key} never came up")
 
 
@@ -100,11 +100,11 @@ def test_review_adjudicate_and_admin_in_a_browser(
             first = page.locator("#item").get_attribute("data-task-id")
             page.keyboard.press("4")
             page.keyboard.press("Enter")
-            page.wait_for_function(browser.next_item(first))
+            browser.wait_next_item(page, first)
             flagged = page.locator("#item-key").inner_text()
             second = page.locator("#item").get_attribute("data-task-id")
             page.keyboard.press("a")
-            page.wait_for_function(browser.next_item(second))
+            browser.wait_next_item(page, second)
             page.wait_for_selector("#outbox[data-pending='0']")
             assert _final_label(settings, flagged) is None
             _log_out(page, base)
