@@ -160,9 +160,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="100,000 x 10 / 10,000 x 384, once")
     args = parser.parse_args()
-    print(f"Choosing a batch of {args.batch}; median of {args.repeats} runs.")
-    print(format_table(run(batch=args.batch, repeats=args.repeats)))
+    sizes = {"n_proba": 100_000, "n_embed": 10_000} if args.quick else {}
+    repeats = 1 if args.quick else args.repeats
+    print(f"Choosing a batch of {args.batch}; median of {repeats} runs.")
+    print(format_table(run(batch=args.batch, repeats=repeats, **sizes)))
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -29,20 +29,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+if not __package__:  # run as a file: import ``benchmarks`` from the repository root instead
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 import httpx
 import numpy as np
 import uvicorn
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
+from benchmarks.stores import aligned, fresh_store
 from labelloop.accounts.users import create_token, create_user
 from labelloop.loop.project import Project, connect
 from labelloop.server.app import create_app
 from labelloop.settings import Settings
 from labelloop.store import tables as t
 
-PG_ADMIN_URL = os.environ.get(
-    "LABELLOOP_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 PROJECT = "latency"
 WORDS = ("good", "bad", "fine", "poor", "great", "awful", "ok", "meh", "nice", "dull")
 
@@ -75,30 +76,6 @@ class _Log:
     submit_s: list[float] = field(default_factory=list)
     annotation_ids: list[int] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
-
-
-@contextmanager
-def _store(backend: str, tmp: Path) -> Iterator[str]:
-    """A fresh, empty store URL; a PostgreSQL database is dropped on exit."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp / 'store.db'}"
-        return
-    if backend != "postgresql":
-        raise ValueError(
-            f"The 'backends' parameter must name sqlite or postgresql. Got {backend!r} instead."
-        )
-    name = f"labelloop_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def _write_items(path: Path, n: int, rng: np.random.Generator) -> None:
@@ -239,8 +216,8 @@ def run_backend(
         tmp = Path(tmp_name)
         jsonl = tmp / "items.jsonl"
         _write_items(jsonl, items, rng)
-        with _store(backend, tmp) as url:
-            settings = Settings(data_dir=tmp / "data", database_url=url)
+        with fresh_store(backend, tmp) as url:
+            settings = Settings(data_dir=tmp / "data", database_url=url, log_level="WARNING")
             import_s, tokens = _prepare(url, settings, jsonl, annotators)
             logs = [_Log() for _ in tokens]
             with _serve(settings) as base:
@@ -317,11 +294,7 @@ def format_table(rows: list[Row]) -> str:
         )
         for r in rows
     ]
-    widths = [max(len(h), *(len(b[k]) for b in body)) for k, h in enumerate(head)]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
-    lines.append("-+-".join("-" * w for w in widths))
-    lines += [" | ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body]
-    return "\n".join(lines)
+    return aligned(head, body)
 
 
 def main(argv: list[str] | None = None) -> None:

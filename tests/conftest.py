@@ -46,7 +46,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool
     if not pg_available:
         pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
     name = f"labelloop_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    # pre-ping: the durability tests restart PostgreSQL between CREATE and DROP
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:

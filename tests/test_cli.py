@@ -150,3 +150,25 @@ def test_simulate_replays_real_crowd_answers(tmp_path: Path) -> None:
     out = json.loads(result.output)
     assert "baseline" not in out
     assert 0.5 < out["final_label_accuracy"] < 1.0, "half the lazy worker's answers are wrong"
+
+
+def test_members_get_tiers_and_skills(tmp_path: Path, env: dict[str, str]) -> None:
+    invoke(env, "init", str(tmp_path / "project.toml"))
+    invoke(env, "user", "add", "ada", "--role", "reviewer", "--password", "long enough pw")
+    out = invoke(env, "member", "set", "tickets", "ada", "--tier", "annotator",
+                 "--skill", "german", "--skill", "legal")
+    assert "tier annotator, skills german, legal" in out
+    assert "german, legal" in invoke(env, "member", "list", "tickets")
+    result = runner.invoke(app, ["member", "set", "tickets", "ada", "--tier", "expert"], env=env)
+    assert result.exit_code == 2 and "reviewer cannot work at the expert tier" in result.output
+
+
+def test_gold_import_annotators_and_certify(tmp_path: Path, env: dict[str, str]) -> None:
+    invoke(env, "init", str(tmp_path / "project.toml"))
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "g1", "text": "crash app", "label": "bug"}\n')
+    assert "added 1 gold questions" in invoke(env, "import", "tickets", str(gold), "--gold")
+    assert "annotator" in invoke(env, "annotators", "tickets")
+    result = runner.invoke(app, ["certify", "tickets"], env=env)
+    assert result.exit_code == 1
+    assert "not certified" in result.output and "holdout" in result.output

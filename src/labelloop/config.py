@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from labelloop.errors import ConfigError
+from labelloop.errors import ConfigError, RuleError
 
 Tier = Literal["annotator", "reviewer", "expert"]
 TIERS: tuple[str, ...] = ("annotator", "reviewer", "expert")
@@ -25,11 +25,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RiskRule(_Strict):
+class _Rule(_Strict):
+    when: str
+
+    @field_validator("when")
+    @classmethod
+    def _parses(cls, text: str) -> str:
+        from labelloop.routing.rules import compile_rule
+
+        try:
+            compile_rule(text)
+        except RuleError as exc:
+            raise ValueError(str(exc)) from None
+        return text
+
+
+class RiskRule(_Rule):
     """Route items whose metadata match ``when`` to ``tier``, whatever the model's confidence."""
 
-    when: str
     tier: Tier = "expert"
+
+
+class SkillRule(_Rule):
+    """Hand items whose metadata match ``when`` only to people with ``skill`` on the project."""
+
+    skill: str = Field(min_length=1, max_length=64)
 
 
 class ModelConfig(_Strict):
@@ -73,13 +93,14 @@ class QueryConfig(_Strict):
 
 
 class RoutingConfig(_Strict):
-    """Target accuracy of the finished dataset and the risk rules."""
+    """Target accuracy of the finished dataset, the risk rules and the skill rules."""
 
     target_accuracy: float = Field(default=0.99, gt=0, lt=1)
     confidence: float = Field(default=0.95, gt=0, lt=1)
     holdout_size: int | None = Field(default=None, ge=10)
     holdout_max_fraction: float = Field(default=0.1, gt=0, le=1)
     rules: tuple[RiskRule, ...] = ()
+    skills: tuple[SkillRule, ...] = ()
 
 
 class TasksConfig(_Strict):
@@ -94,6 +115,36 @@ class RetrainConfig(_Strict):
 
     every: int = Field(default=50, ge=1)
     min_labels: int = Field(default=10, ge=2)
+
+
+class GatesConfig(_Strict):
+    """What a dataset version must show before it can be certified (unset: not checked).
+
+    The estimated label accuracy must always reach ``routing.target_accuracy`` and the holdout
+    must hold ``min_holdout`` labelled items (default: the size the target asks for)."""
+
+    min_agreement: float | None = Field(default=None, ge=-1, le=1)
+    min_gold_accuracy: float | None = Field(default=None, gt=0, le=1)
+    min_holdout: int | None = Field(default=None, ge=1)
+
+
+class QualityConfig(_Strict):
+    """How answers become labels and how people's work is checked.
+
+    ``aggregation`` turns the answers to an item into a label and a posterior. With
+    ``max_overlap`` above ``tasks.overlap`` overlap is dynamic: an item whose best posterior is
+    under ``min_posterior`` (default: the target accuracy) goes to one more person, up to
+    ``max_overlap``, then to a reviewer. ``gold_rate`` of the hand-outs are gold questions; an
+    annotator whose gold accuracy falls under ``min_annotator_accuracy`` after
+    ``min_gold_answers`` gold answers is paused and flagged to admins."""
+
+    aggregation: Literal["majority", "wawa", "one-coin", "dawid-skene"] = "majority"
+    max_overlap: int | None = Field(default=None, ge=1, le=20)
+    min_posterior: float | None = Field(default=None, gt=0, lt=1)
+    gold_rate: float = Field(default=0.0, ge=0, le=0.5)
+    min_annotator_accuracy: float = Field(default=0.0, ge=0, le=1)
+    min_gold_answers: int = Field(default=10, ge=1)
+    gates: GatesConfig = GatesConfig()
 
 
 class ProjectConfig(_Strict):
@@ -114,14 +165,25 @@ class ProjectConfig(_Strict):
     routing: RoutingConfig = RoutingConfig()
     retrain: RetrainConfig = RetrainConfig()
     tasks: TasksConfig = TasksConfig()
+    quality: QualityConfig = QualityConfig()
 
     @model_validator(mode="after")
     def _check_schema(self) -> ProjectConfig:
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("labels must be unique")
+        if self.quality.max_overlap is not None and self.quality.max_overlap < self.tasks.overlap:
+            raise ValueError("quality.max_overlap must be at least tasks.overlap")
         if self.data in ("tabular", "image") and not self.feature_fields:
             raise ValueError(f"data '{self.data}' needs feature_fields (the numeric columns)")
         return self
+
+    def max_overlap(self) -> int:
+        """Most distinct annotators an item may get (dynamic overlap when above the overlap)."""
+        return self.quality.max_overlap or self.tasks.overlap
+
+    def min_posterior(self) -> float:
+        """Posterior of the best label under which dynamic overlap asks one more person."""
+        return self.quality.min_posterior or self.routing.target_accuracy
 
     def regularisation(self) -> float:
         """The logistic regression's ``C`` for this project."""

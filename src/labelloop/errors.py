@@ -13,7 +13,9 @@ The whole tree, so callers (CLI, server) can map each branch to one answer::
     ├── ModelError             a model cannot be trained, loaded or asked for probabilities
     │   └── NotFittedError     an estimator was used before ``fit``
     ├── EmptyPoolError         a query strategy was asked to choose from no candidates
-    └── AuditError             the event log's hash chain is broken
+    ├── AuditError             the event log's hash chain is broken
+    ├── RateLimited            too many failed attempts; ``retry_after`` says when to try again
+    └── PayloadTooLarge        a request body or upload is over its limit; names the limit
 """
 
 from __future__ import annotations
@@ -89,3 +91,15 @@ class EmptyPoolError(LabelloopError):
 
 class AuditError(LabelloopError):
     """The audit log does not verify."""
+
+
+class RateLimited(LabelloopError):
+    """Too many failed attempts; try again in ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"{message}; try again in {retry_after} s")
+
+
+class PayloadTooLarge(LabelloopError):
+    """A request body or upload is larger than the setting that limits it."""

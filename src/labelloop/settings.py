@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +22,71 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the store; default: a SQLite file in data_dir.",
     )
+    pool_size: int = Field(
+        default=5,
+        ge=1,
+        description="Connections each process pools for a PostgreSQL store.",
+    )
+    max_overflow: int = Field(
+        default=10,
+        ge=0,
+        description="Extra PostgreSQL connections a process may open at peaks, beyond pool_size.",
+    )
+    pool_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request waits for a free PostgreSQL connection before failing.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Server logs on stderr: text lines, or one JSON object per line.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description="The least severe server log records written.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that may read /api/v1/metrics; without one, admins only.",
+    )
+    scoring: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where the pool is scored after training: in this process, or on Ray Data.",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster to score on ('auto', 'ray://host:10001'); default: a local one.",
+    )
+    ray_workers: int = Field(
+        default=2,
+        ge=1,
+        description="Ray actors that each hold the model and score batches of the pool.",
+    )
+    max_upload_mb: int = Field(
+        default=512,
+        ge=1,
+        description="Largest file a project import may upload, in MiB; larger ones get 413.",
+    )
+    max_body_kb: int = Field(
+        default=1024,
+        ge=1,
+        description="Largest request body of every other endpoint, in KiB; larger ones get 413.",
+    )
+    login_max_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Failed logins allowed per username and per client IP within the window.",
+    )
+    login_window_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="The sliding window of login_max_failures; then logins get 429 + Retry-After.",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     def resolved_database_url(self) -> str:
         """The store URL, defaulting to ``sqlite:///<data_dir>/labelloop.db``."""

@@ -30,15 +30,6 @@ def _project(tmp_path: Path, store_url: str, n_items: int = 40, **tasks) -> Proj
     return project
 
 
-@pytest.fixture
-def close():
-    opened: list[Project] = []
-    yield opened.append
-    for project in opened:
-        project.close()
-        project.engine.dispose()
-
-
 def test_overlap_hands_each_item_to_distinct_people(tmp_path, store_url, close) -> None:
     project = _project(tmp_path, store_url, n_items=6, overlap=3)
     close(project)
@@ -139,3 +130,24 @@ def test_concurrent_hand_out_never_exceeds_the_overlap(tmp_path, store_url, clos
     assert max(count for _, count in per_item) <= 2
     assert len(annotations) == len(set(annotations)), "no person answered an item twice"
     assert len(per_item) == 60
+
+
+def test_retract_withdraws_the_decision_and_leases_the_task_again(
+    tmp_path, store_url, close
+) -> None:
+    project = _project(tmp_path, store_url, n_items=3, overlap=2)
+    close(project)
+    ann = project.next_tasks(1, annotator="ann")[0]
+    bob = next(x for x in project.next_tasks(3, annotator="bob") if x.item_id == ann.item_id)
+    project.annotate(ann.item_id, "a", annotator="ann", task_id=ann.id)
+    assert project.annotate(bob.item_id, "a", annotator="bob", task_id=bob.id).decided
+    with pytest.raises(ConflictError, match="answered this item since"):
+        project.retract(ann.id, annotator="ann")
+    project.retract(bob.id, annotator="bob")
+    assert project.status()["label_sources"] == {}
+    with pytest.raises(ConflictError, match="no answer to undo"):
+        project.retract(bob.id, annotator="bob")
+    result = project.annotate(bob.item_id, "b", annotator="bob", task_id=bob.id)
+    assert result.escalated, "a 1-1 split now, without the retracted answer"
+    with pytest.raises(ConflictError, match="escalated"):
+        project.retract(bob.id, annotator="bob")

@@ -23,13 +23,18 @@ ENDPOINTS: list[tuple[str, str, str, dict]] = [
         "item.import",
         {"files": {"file": ("x.jsonl", b'{"id": 99, "text": "good film"}\n')}},
     ),
+    ("POST", "/projects/demo/route", "model.train", {}),
+    ("GET", "/projects/demo/members", "project.manage", {}),
+    ("PUT", "/projects/demo/members/annotator", "project.manage", {"json": {"skills": ["de"]}}),
     ("GET", "/projects/demo/items", "item.read", {}),
     ("POST", "/projects/demo/tasks/next", "task.work", {"json": {"n": 1}}),
     ("POST", "/projects/demo/tasks/999999/submit", "task.work", {"json": {"label": "pos"}}),
     ("POST", "/projects/demo/tasks/999999/skip", "task.work", {}),
+    ("POST", "/projects/demo/tasks/999999/retract", "task.work", {}),
     ("GET", "/projects/demo/items/1/annotations", "annotation.read", {}),
     ("GET", "/projects/demo/models", "model.read", {}),
     ("POST", "/projects/demo/models/train", "model.train", {}),
+    ("POST", "/projects/demo/label-errors", "model.train", {"json": {"n_splits": 2}}),
     ("POST", "/projects/demo/exports", "dataset.export", {"json": {"format": "csv"}}),
     ("GET", "/projects/demo/exports/1/download", "dataset.export", {}),
     ("GET", "/users", "user.manage", {}),
@@ -40,7 +45,14 @@ ENDPOINTS: list[tuple[str, str, str, dict]] = [
         {"json": {"username": "zed", "password": "long enough pw", "role": "annotator"}},
     ),
     ("PUT", "/users/annotator/role", "user.manage", {"json": {"role": "annotator"}}),
+    ("GET", "/projects/demo/quality/annotators", "metrics.read", {}),
+    ("GET", "/projects/demo/quality/accuracy", "metrics.read", {}),
+    ("GET", "/projects/demo/quality/gates", "metrics.read", {}),
+    ("GET", "/projects/demo/quality/agreement", "metrics.read", {}),
+    ("GET", "/projects/demo/quality/guidelines", "metrics.read", {}),
+    ("POST", "/projects/demo/certify", "dataset.export", {}),
     ("GET", "/audit/verify", "audit.read", {}),
+    ("GET", "/metrics", "server.metrics", {}),  # or the LABELLOOP_METRICS_TOKEN bearer
 ]
 # Open to anyone, or to anyone logged in (jobs: their creator or an admin).
 UNGUARDED = {
@@ -62,6 +74,8 @@ def _template(path: str) -> str:
         out = [("{version_id}" if p == "1" else names.get(p, p)) for p in parts]
     if parts[1] == "users" and len(parts) > 2:
         out[2] = "{username}"
+    if "members" in parts and parts[-1] != "members":
+        out[-1] = "{username}"
     return "/".join(out)
 
 

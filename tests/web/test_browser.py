@@ -93,7 +93,9 @@ def _annotations(settings: Settings, annotator: str) -> list[Any]:
         with engine.connect() as conn:
             return list(
                 conn.execute(
-                    select(t.annotations.c.item_id, t.annotations.c.label).where(
+                    select(
+                        t.annotations.c.item_id, t.annotations.c.label, t.annotations.c.flag
+                    ).where(
                         t.annotations.c.annotator == annotator
                     )
                 ).all()
@@ -172,6 +174,21 @@ def test_label_ten_digits_with_the_keyboard(live_server: tuple[str, Settings]) -
             assert len(stored) == 10
             assert len({row.item_id for row in stored}) == 10
             assert sorted(row.label for row in stored) == [str(n) for n in range(10)]
+
+            # Undo after the answer was stored: the server retracts it, the task comes back.
+            from playwright.sync_api import expect
+
+            last = seen[-1]
+            page.keyboard.press("u")
+            expect(item).to_have_attribute("data-task-id", last)
+            page.keyboard.press("3")
+            page.keyboard.press("Enter")
+            wait_next_item(page, last)
+            page.wait_for_selector("#outbox[data-pending='0']")
+            stored = _annotations(settings, "annotator")
+            kept = sorted(row.label for row in stored if row.flag is None)
+            assert kept == sorted([*map(str, range(9)), "3"])
+            assert [row.label for row in stored if row.flag == "retracted"] == ["9"]
 
             # The dashboard is for reviewers and up.
             page.click("text=Log out")

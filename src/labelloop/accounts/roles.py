@@ -32,6 +32,7 @@ PERMISSIONS: dict[str, str] = {
     "dataset.export": "admin",
     "user.manage": "admin",
     "audit.read": "admin",
+    "server.metrics": "admin",
 }
 
 

@@ -68,6 +68,7 @@ def demo(
     prepare_demo(data_dir)
     os.environ["LABELLOOP_DATA_DIR"] = str(data_dir)
     os.environ.pop("LABELLOOP_DATABASE_URL", None)
+    os.environ.setdefault("LABELLOOP_LOG_LEVEL", "WARNING")  # no line per request
     console.print(f"labelloop demo on [bold]http://{host}:{port}/[/] (store: {data_dir})")
     for username, role, password in DEMO_ACCOUNTS:
         console.print(f"  {role:<10} user [bold]{username}[/] password {password}")

@@ -29,11 +29,12 @@ class _Group(TyperGroup):
                 console.print(f"[red]reject[/] {reject}", highlight=False)
             if len(exc.rejects) > 50:
                 console.print(f"... and {len(exc.rejects) - 50} more rejects")
-            console.print(
-                f"[red]error:[/] {len(exc.rejects)} bad records; nothing was imported "
-                "(use --skip-invalid to import the rest)",
-                highlight=False,
+            hint = (
+                "; nothing was imported (use --skip-invalid to import the rest)"
+                if ctx.invoked_subcommand == "import"
+                else ""
             )
+            console.print(f"[red]error:[/] {len(exc.rejects)} bad records{hint}", highlight=False)
             raise SystemExit(2) from None
         except LabelloopError as exc:
             console.print(f"[red]error:[/] {exc}", highlight=False)
@@ -123,8 +124,12 @@ def import_(
         bool, typer.Option(help="Import the valid records and write the rejects.")
     ] = False,
     rejects: Annotated[Path | None, typer.Option(help="Where to write rejects.")] = None,
+    gold: Annotated[
+        bool,
+        typer.Option(help="Gold questions: each record carries its answer (and a gold_note)."),
+    ] = False,
 ) -> None:
-    """Import items; a bad file imports nothing unless --skip-invalid."""
+    """Import items (or gold questions); a bad file imports nothing unless --skip-invalid."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     proj = _open(ctx, project)
@@ -143,7 +148,11 @@ def import_(
             skip_invalid=skip_invalid,
             rejects_path=rejects,
             progress=lambda n: bar.update(task, completed=n),
+            gold=gold,
         )
+    if gold:
+        console.print(f"added {report.added:,} gold questions ({report.unchanged:,} already there)")
+        return
     console.print(
         f"added {report.added:,} items ({report.unchanged:,} already there, "
         f"{report.with_labels:,} with labels); holdout +{report.holdout_added}"
@@ -306,6 +315,77 @@ def export(
         f"dataset version {version.id}: {version.n_items:,} items, "
         f"sha256 {version.content_hash[:16]}…, written to {out}"
     )
+    if not version.provenance["certified"]:
+        console.print(
+            "[yellow]UNCERTIFIED[/]: the quality gates have not passed for this version "
+            f"(see `labelloop certify {project}`); its provenance says certified: false"
+        )
+
+
+@app.command()
+def certify(ctx: typer.Context, project: ProjectArg) -> None:
+    """Check the quality gates and certify the dataset as it stands if they all pass."""
+    from labelloop.errors import ConflictError
+
+    proj = _open(ctx, project)
+    accuracy = proj.estimated_accuracy()
+    table = Table("gate", "passed", "value", "threshold", "detail")
+    for gate in proj.check_gates(accuracy=accuracy):
+        mark = "[green]yes[/]" if gate.passed else "[red]no[/]"
+        value = "" if gate.value is None else f"{gate.value:.4g}"
+        threshold = "" if gate.threshold is None else f"{gate.threshold:.4g}"
+        table.add_row(gate.name, mark, value, threshold, gate.detail)
+    console.print(table)
+    if accuracy["estimate"] is not None:
+        console.print(
+            f"estimated dataset accuracy {accuracy['estimate']:.4f} "
+            f"[{accuracy['low']:.4f}, {accuracy['high']:.4f}] over {accuracy['n_items']:,} items"
+        )
+    for note in accuracy["notes"]:
+        console.print(f"[yellow]note[/]: {note}")
+    try:
+        done = proj.certify(actor="cli")
+    except ConflictError as exc:
+        console.print(f"[red]not certified[/]: {exc}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"[green]certified[/] dataset version {done['version_id']} "
+        f"(sha256 {done['content_hash'][:16]}…)"
+    )
+
+
+@app.command()
+def annotators(
+    ctx: typer.Context,
+    project: ProjectArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Per annotator: answers, gold accuracy with its interval, Dawid-Skene accuracy, flags."""
+    report = _open(ctx, project).annotator_report()
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return
+    table = Table("annotator", "answers", "gold", "gold accuracy", "DS accuracy", "flag")
+    for row in report:
+        gold = (
+            f"{row['gold_accuracy']:.3f} [{row['gold_low']:.3f}, {row['gold_high']:.3f}]"
+            if row["gold_answers"]
+            else ""
+        )
+        ds = (
+            ""
+            if row["ds_accuracy"] is None
+            else f"{row['ds_accuracy']:.3f} [{row['ds_low']:.3f}, {row['ds_high']:.3f}]"
+        )
+        table.add_row(
+            row["annotator"],
+            str(row["answers"]),
+            str(row["gold_answers"]),
+            gold,
+            ds,
+            row["flag_reason"] or "",
+        )
+    console.print(table)
 
 
 @app.command()
@@ -360,8 +440,12 @@ def audit_verify(ctx: typer.Context) -> None:
 
 user_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Manage user accounts.")
 token_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Manage API tokens.")
+member_app = typer.Typer(
+    cls=_Group, no_args_is_help=True, help="Per-project tiers and skills of users."
+)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(member_app, name="member")
 
 
 @app.command()
@@ -371,19 +455,36 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the HTTP API (/api/v1) with uvicorn."""
+    """Serve the HTTP API (/api/v1) with uvicorn; several workers share one store and, through
+    PROMETHEUS_MULTIPROC_DIR (default: DATA_DIR/metrics), their metrics."""
     import os
 
     import uvicorn
+
+    from labelloop.server.logs import configure_logging
 
     settings: Settings = ctx.obj
     os.environ["LABELLOOP_DATA_DIR"] = str(settings.data_dir.resolve())
     if settings.database_url:
         os.environ["LABELLOOP_DATABASE_URL"] = settings.database_url
-    _engine(ctx)  # migrate once, before the workers start
+    if workers > 1:  # before any worker imports prometheus-client
+        default = str(settings.data_dir.resolve() / "metrics")
+        folder = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", default))
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):  # a previous run's counts
+            stale.unlink()
+    _engine(ctx).dispose()  # migrate once, before the workers start
+    configure_logging(settings)
     console.print(f"labelloop API on http://{host}:{port}/api/v1 (docs: /api/v1/docs)")
     uvicorn.run(
-        "labelloop.server.app:create_app", factory=True, host=host, port=port, workers=workers
+        "labelloop.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # the app logs each request itself
+        log_config=None,
+        log_level=settings.log_level.lower(),
     )
 
 
@@ -431,8 +532,56 @@ def token_create(
     print(create_token(engine, user, name))
 
 
+@member_app.command("set")
+def member_set(
+    ctx: typer.Context,
+    project: ProjectArg,
+    username: Annotated[str, typer.Argument(help="Whose membership.")],
+    tier: Annotated[
+        str | None, typer.Option(help="Highest tier on this project (default: the role's).")
+    ] = None,
+    skill: Annotated[
+        list[str] | None, typer.Option(help="A skill that skill rules ask for (repeatable).")
+    ] = None,
+) -> None:
+    """Set a user's tier and skills on a project (and clear a low-accuracy flag)."""
+    from labelloop.accounts.memberships import set_membership
+
+    opened = _open(ctx, project)
+    member = set_membership(
+        opened.engine,
+        project_id=opened.id,
+        username=username,
+        tier=tier,
+        skills=skill or (),
+        actor="cli",
+    )
+    skills = ", ".join(member.skills) or "none"
+    console.print(f"{member.username} on {project}: tier {member.tier}, skills {skills}")
+
+
+@member_app.command("list")
+def member_list(ctx: typer.Context, project: ProjectArg) -> None:
+    """List a project's memberships, flagged people first."""
+    from labelloop.accounts.memberships import list_memberships
+
+    opened = _open(ctx, project)
+    table = Table("user", "role", "tier", "skills", "flagged")
+    members = list_memberships(opened.engine, project_id=opened.id)
+    for m in sorted(members, key=lambda m: m.flagged_at is None):
+        flagged = f"{m.flagged_at:%Y-%m-%d %H:%M} {m.flag_reason}" if m.flagged_at else ""
+        table.add_row(m.username, m.role, m.tier, ", ".join(m.skills), flagged)
+    console.print(table)
+
+
+from labelloop.cli.aggregate import aggregate  # noqa: E402
 from labelloop.cli.demo import demo  # noqa: E402
+from labelloop.cli.find_errors import find_errors  # noqa: E402
+from labelloop.cli.quality import quality  # noqa: E402
 from labelloop.cli.simulate import simulate  # noqa: E402
 
 app.command()(simulate)
 app.command()(demo)
+app.command("find-errors")(find_errors)
+app.command()(aggregate)
+app.command()(quality)

@@ -117,7 +117,8 @@ def _read_csv(path: Path) -> Iterator[Row]:
     name = str(path)
     bad: set[int] = set()
     with path.open("rb") as f:
-        reader = csv.reader(_decoded_lines(f, bad))
+        # strict: a quote never closed is an error, not a field swallowing the rest of the file
+        reader = csv.reader(_decoded_lines(f, bad), strict=True)
         try:
             header = next(reader)
         except StopIteration:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from labelloop.errors import ConfigError
 from labelloop.io.writers import write_hf_dataset, write_rows
@@ -69,6 +69,62 @@ def labelled_rows(project: Project) -> list[dict[str, Any]]:
     ]
 
 
+def provenance_of(
+    project: Project, rows: list[dict[str, Any]], digest: str, *, certified: bool
+) -> dict[str, Any]:
+    """Where a dataset version's labels came from, and whether it is certified."""
+    return {
+        "project": project.name,
+        "content_hash": digest,
+        "n_items": len(rows),
+        "label_sources": dict(Counter(r["label_source"] for r in rows)),
+        "model_versions": sorted({r["model_version"] for r in rows if r["model_version"]}),
+        "guideline_versions": sorted(
+            {r["guideline_version"] for r in rows if r["guideline_version"]}
+        ),
+        "config": project.config.model_dump(mode="json"),
+        "certified": certified,
+    }
+
+
+def record_version(conn: Connection, project: Project, provenance: dict[str, Any]) -> int:
+    """The id of the dataset version with ``provenance``'s content hash, stored if new; a
+    certified provenance certifies an existing version too."""
+    dv = t.dataset_versions
+    found = conn.execute(
+        select(dv.c.id).where(
+            dv.c.project_id == project.id, dv.c.content_hash == provenance["content_hash"]
+        )
+    ).scalar()
+    if found is None:
+        return t.inserted_id(
+            conn.execute(
+                dv.insert().values(
+                    project_id=project.id,
+                    content_hash=provenance["content_hash"],
+                    n_items=provenance["n_items"],
+                    certified=provenance["certified"],
+                    provenance=provenance,
+                )
+            )
+        )
+    if provenance["certified"]:
+        conn.execute(dv.update().where(dv.c.id == found).values(certified=True))
+    return int(found)
+
+
+def _is_certified(project: Project, digest: str) -> bool:
+    dv = t.dataset_versions
+    with project.engine.connect() as conn:
+        return bool(
+            conn.execute(
+                select(dv.c.certified).where(
+                    dv.c.project_id == project.id, dv.c.content_hash == digest
+                )
+            ).scalar()
+        )
+
+
 def content_hash(rows: list[dict[str, Any]]) -> str:
     """SHA-256 of the rows in canonical JSON: the same labels give the same version."""
     digest = hashlib.sha256()
@@ -84,18 +140,7 @@ def export(project: Project, path: Path, *, fmt: str, actor: str = "system") -> 
         raise ConfigError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
     rows = labelled_rows(project)
     digest = content_hash(rows)
-    provenance = {
-        "project": project.name,
-        "content_hash": digest,
-        "n_items": len(rows),
-        "label_sources": dict(Counter(r["label_source"] for r in rows)),
-        "model_versions": sorted({r["model_version"] for r in rows if r["model_version"]}),
-        "guideline_versions": sorted(
-            {r["guideline_version"] for r in rows if r["guideline_version"]}
-        ),
-        "config": project.config.model_dump(mode="json"),
-        "certified": False,
-    }
+    provenance = provenance_of(project, rows, digest, certified=_is_certified(project, digest))
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "hf":
         write_hf_dataset(rows, path)
@@ -104,24 +149,7 @@ def export(project: Project, path: Path, *, fmt: str, actor: str = "system") -> 
         write_rows(rows, path, fmt)
         path.with_name(path.name + ".provenance.json").write_text(json.dumps(provenance, indent=2))
     with project.writer.begin() as conn:
-        found = conn.execute(
-            select(t.dataset_versions.c.id).where(
-                t.dataset_versions.c.project_id == project.id,
-                t.dataset_versions.c.content_hash == digest,
-            )
-        ).scalar()
-        if found is None:
-            found = t.inserted_id(
-                conn.execute(
-                    t.dataset_versions.insert().values(
-                        project_id=project.id,
-                        content_hash=digest,
-                        n_items=len(rows),
-                        certified=False,
-                        provenance=provenance,
-                    )
-                )
-            )
+        found = record_version(conn, project, provenance)
         append_event(
             conn,
             actor=actor,

@@ -1,20 +1,27 @@
 """Recording human work: annotations, the decisions they lead to, the audit trail.
 
 An item at the annotator tier is decided once ``tasks.overlap`` distinct people answered it: by
-majority, a tie escalating it to the reviewer tier. A reviewer's or expert's answer decides alone
+majority, a tie escalating it to the reviewer tier. With dynamic overlap (``quality.max_overlap``)
+the project's aggregation gives the answers a posterior instead: under ``min_posterior`` the item
+goes to one more person, and to a reviewer once ``max_overlap`` people could not settle it. Gold
+questions are scored, never decided. A reviewer's or expert's answer decides alone
 (source ``adjudicated``). An answer flagged ``ambiguous`` escalates the item to the reviewer tier.
+A person may :func:`retract` their last answer while nobody has built on it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from labelloop.errors import ConfigError, ConflictError, NotFoundError
+from labelloop.loop.aggregating import label_key
+from labelloop.loop.gold import GoldFeedback, check_gold_answer
 from labelloop.loop.labelcodec import normalise_label
 from labelloop.store import tables as t
 from labelloop.store.events import append_event
@@ -37,6 +44,7 @@ class AnnotationResult:
     round_id: int | None
     decided: bool = False
     escalated: bool = False
+    gold_feedback: GoldFeedback | None = None
 
 
 def annotate(
@@ -87,9 +95,16 @@ def _record(
 ) -> AnnotationResult:
     i, tk = t.items, t.tasks
     item = conn.execute(
-        select(i.c.id, i.c.round_id, i.c.tier, i.c.status).where(
-            i.c.id == item_id, i.c.project_id == project.id
-        )
+        select(
+            i.c.id,
+            i.c.round_id,
+            i.c.tier,
+            i.c.status,
+            i.c.wanted,
+            i.c.is_gold,
+            i.c.given_label,
+            i.c.gold_note,
+        ).where(i.c.id == item_id, i.c.project_id == project.id)
     ).first()
     if item is None:
         raise NotFoundError(f"item {item_id} is not in project {project.name!r}")
@@ -144,21 +159,62 @@ def _record(
         },
     )
     decided = escalated = False
+    if item.is_gold:
+        feedback = None
+        if flag is None:
+            feedback = check_gold_answer(
+                conn, project, item=item, label=label, annotator=annotator, now=t.utcnow()
+            )
+        return AnnotationResult(annotation_id, item_id, True, None, gold_feedback=feedback)
     if flag == "ambiguous":
         escalated = _escalate(conn, project, item_id, annotator, "flagged ambiguous")
     elif tier != "annotator" or item.status != "new":
         source = "adjudicated" if tier != "annotator" else "human"
         decided = _decide(conn, project, item_id, label, source, annotator, version)
     else:
-        votes = _votes(conn, item_id)
-        if len(votes) >= project.config.tasks.overlap:
-            (top, count), *rest = Counter(votes.values()).most_common()
-            if rest and rest[0][1] == count:
-                escalated = _escalate(conn, project, item_id, annotator, "annotators disagree")
-            else:
-                by = annotator if len(votes) == 1 else f"majority of {len(votes)}"
-                decided = _decide(conn, project, item_id, _unkey(top), "human", by, version)
+        decided, escalated = _aggregate(conn, project, item, annotator, version)
     return AnnotationResult(annotation_id, item_id, True, item.round_id, decided, escalated)
+
+
+def _aggregate(
+    conn: Connection, project: Project, item: Any, annotator: str, version: int
+) -> tuple[bool, bool]:
+    """Decide, wait for more answers, ask one more person, or escalate; (decided, escalated)."""
+    votes = _votes(conn, item.id)
+    if len(votes) < (item.wanted or project.config.tasks.overlap):
+        return False, False
+    if project.config.max_overlap() == project.config.tasks.overlap:
+        (top, count), *rest = Counter(votes.values()).most_common()
+        if rest and rest[0][1] == count:
+            return False, _escalate(conn, project, item.id, annotator, "annotators disagree")
+        by = annotator if len(votes) == 1 else f"majority of {len(votes)}"
+        return _decide(conn, project, item.id, _unkey(top), "human", by, version), False
+    top, posterior = project.aggregator().posterior(votes)
+    if posterior >= project.config.min_posterior():
+        by = (
+            annotator
+            if len(votes) == 1
+            else f"{project.config.quality.aggregation} of {len(votes)}"
+        )
+        return _decide(conn, project, item.id, _unkey(top), "human", by, version), False
+    if len(votes) < project.config.max_overlap():
+        _ask_one_more(conn, project, item.id, len(votes) + 1, posterior)
+        return False, False
+    reason = f"posterior {posterior:.3f} after {len(votes)} answers"
+    return False, _escalate(conn, project, item.id, annotator, reason)
+
+
+def _ask_one_more(
+    conn: Connection, project: Project, item_id: int, wanted: int, posterior: float
+) -> None:
+    conn.execute(t.items.update().where(t.items.c.id == item_id).values(wanted=wanted))
+    append_event(
+        conn,
+        actor="labelloop",
+        action="item.more_answers",
+        project_id=project.id,
+        payload={"item_id": item_id, "wanted": wanted, "posterior": round(posterior, 6)},
+    )
 
 
 def _votes(conn: Connection, item_id: int) -> dict[str, str]:
@@ -174,11 +230,7 @@ def _votes(conn: Connection, item_id: int) -> dict[str, str]:
         )
         .order_by(a.c.id)
     ).all()
-    return {r.annotator: _key(r.label) for r in rows}
-
-
-def _key(label: Any) -> str:
-    return "|".join(label) if isinstance(label, list) else f"={label}"
+    return {r.annotator: label_key(r.label) for r in rows}
 
 
 def _unkey(key: str) -> Any:
@@ -234,3 +286,64 @@ def _by_key(project: Project, client_key: str) -> AnnotationResult | None:
             )
         ).first()
     return None if row is None else AnnotationResult(row.id, row.item_id, False, None)
+
+
+def retract(project: Project, task_id: int, *, annotator: str) -> datetime:
+    """Undo ``annotator``'s answer to ``task_id``: the answer is kept but marked retracted, a
+    decision it led to is withdrawn, and the task is leased to them again (returns the new lease
+    end). Refused once it cannot be undone alone: someone answered the item since, it was
+    escalated, or it was an audit answer."""
+    a, tk, i = t.annotations, t.tasks, t.items
+    now = t.utcnow()
+    with project.writer.begin() as conn:
+        task = conn.execute(
+            select(tk.c.id, tk.c.item_id, tk.c.tier, tk.c.status).where(
+                tk.c.id == task_id, tk.c.project_id == project.id, tk.c.assignee == annotator
+            )
+        ).first()
+        if task is None:
+            raise NotFoundError(f"task {task_id} is not {annotator!r}'s")
+        answer = conn.execute(
+            select(a.c.id)
+            .where(
+                a.c.task_id == task_id,
+                a.c.annotator == annotator,
+                or_(a.c.flag.is_(None), a.c.flag != "retracted"),
+            )
+            .order_by(a.c.id.desc())
+            .limit(1)
+        ).first()
+        if task.status != "done" or answer is None:
+            raise ConflictError(f"task {task_id} has no answer to undo")
+        item = conn.execute(
+            select(i.c.tier, i.c.status, i.c.round_id, i.c.is_gold).where(i.c.id == task.item_id)
+        ).one()
+        later = conn.execute(
+            select(a.c.id).where(a.c.item_id == task.item_id, a.c.id > answer.id).limit(1)
+        ).first()
+        if later is not None:
+            raise ConflictError(
+                "someone has answered this item since: ask a reviewer to correct it"
+            )
+        if item.round_id is not None:
+            raise ConflictError("an audit answer cannot be undone: ask a reviewer to correct it")
+        if (item.tier or "annotator") != task.tier:
+            raise ConflictError("the item was escalated since: ask a reviewer to correct it")
+        conn.execute(a.update().where(a.c.id == answer.id).values(flag="retracted"))
+        if item.status == "labelled" and not item.is_gold:
+            conn.execute(t.final_labels.delete().where(t.final_labels.c.item_id == task.item_id))
+            conn.execute(i.update().where(i.c.id == task.item_id).values(status="new"))
+        lease_end = now + timedelta(seconds=project.config.tasks.lease_seconds)
+        conn.execute(
+            tk.update()
+            .where(tk.c.id == task_id)
+            .values(status="open", done_at=None, lease_expires_at=lease_end)
+        )
+        append_event(
+            conn,
+            actor=annotator,
+            action="annotation.retract",
+            project_id=project.id,
+            payload={"task_id": task_id, "item_id": task.item_id, "annotation_id": answer.id},
+        )
+    return lease_end

@@ -78,6 +78,7 @@ class Project:
         self._current: LoadedModel | None = None
         self._train_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
+        self._votes: Any = None
         self.pending: Future[Any] | None = None
 
     # -- opening -------------------------------------------------------------------------
@@ -206,6 +207,21 @@ class Project:
 
         return next_tasks(self, n, **kwargs)
 
+    def retract(self, task_id: int, *, annotator: str) -> Any:
+        """Undo one's answer to a task and get the task back; see :func:`labels.retract`."""
+        from labelloop.loop.labels import retract
+
+        return retract(self, task_id, annotator=annotator)
+
+    def aggregator(self) -> Any:
+        """The project's truth inference for one item's answers (see
+        :mod:`labelloop.loop.aggregating`)."""
+        from labelloop.loop.aggregating import VoteModel
+
+        if self._votes is None:
+            self._votes = VoteModel(self)
+        return self._votes
+
     def skip_task(self, task_id: int, *, annotator: str) -> None:
         """Give a leased task back unanswered."""
         from labelloop.loop.queue import skip_task
@@ -245,11 +261,55 @@ class Project:
 
         return export(self, Path(path), fmt=fmt, actor=actor)
 
+    def annotator_report(self) -> list[dict[str, Any]]:
+        """Per person: gold accuracy with its interval, Dawid-Skene accuracy, flag."""
+        from labelloop.loop.annotator_skill import annotator_report
+
+        return annotator_report(self)
+
+    def estimated_accuracy(self) -> dict[str, Any]:
+        """The finished dataset's estimated accuracy and interval (:mod:`labelloop.loop.gates`)."""
+        from labelloop.loop.gates import estimated_accuracy
+
+        return estimated_accuracy(self)
+
+    def check_gates(self, **kwargs: Any) -> list[Any]:
+        """Every quality gate's verdict; see :func:`labelloop.loop.gates.check_gates`."""
+        from labelloop.loop.gates import check_gates
+
+        return check_gates(self, **kwargs)
+
+    def certify(self, *, actor: str = "system") -> dict[str, Any]:
+        """Certify the current dataset if every gate passes (else ConflictError naming them)."""
+        from labelloop.loop.gates import certify
+
+        return certify(self, actor=actor)
+
+    def find_label_errors(self, **kwargs: Any) -> Any:
+        """Rank likely wrong final labels; ``route=True`` sends them to the reviewer queue
+        (see :mod:`labelloop.loop.label_errors`)."""
+        from labelloop.loop.label_errors import find_project_label_errors
+
+        return find_project_label_errors(self, **kwargs)
+
     def status(self) -> dict[str, Any]:
         """Counts of items by state, the queue per tier, model versions and rounds."""
         from labelloop.loop.reporting import status
 
         return status(self)
+
+    def agreement_report(self, **kwargs: Any) -> dict[str, Any]:
+        """Agreement overall (with a bootstrap interval), per label, per annotator pair and per
+        slice; see :mod:`labelloop.loop.agreement_report`."""
+        from labelloop.loop.agreement_report import agreement_report
+
+        return agreement_report(self, **kwargs)
+
+    def guideline_report(self, **kwargs: Any) -> dict[str, Any]:
+        """The label pairs people split on most and the human–model confusion, with examples."""
+        from labelloop.loop.agreement_report import guideline_report
+
+        return guideline_report(self, **kwargs)
 
     # -- caches used by the steps --------------------------------------------------------
 
@@ -331,6 +391,11 @@ class Project:
 def connect(settings: Settings | None = None, url: str | None = None) -> Engine:
     """Open the store and bring its schema up to date."""
     settings = settings or Settings()
-    engine = make_engine(url or settings.resolved_database_url())
+    engine = make_engine(
+        url or settings.resolved_database_url(),
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+    )
     upgrade(engine)
     return engine

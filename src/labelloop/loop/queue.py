@@ -9,11 +9,12 @@ under concurrency no item is handed out beyond its overlap: SQLite serialises wr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select
+from sqlalchemy import Connection, and_, bindparam, false, func, or_, select
 
 from labelloop.config import TIERS
 from labelloop.errors import NotFoundError
@@ -23,6 +24,7 @@ from labelloop.store.events import append_event
 if TYPE_CHECKING:
     from labelloop.loop.project import Project
 
+SUSPECT_PRIORITY = 1e8  # suspected label errors, sent back for review
 HOLDOUT_PRIORITY = 1e9
 AUDIT_PRIORITY = 2e9
 
@@ -43,7 +45,9 @@ class Task:
     lease_expires_at: datetime
 
 
-def _kind(is_holdout: bool, priority: float, tier: str | None) -> str:
+def _kind(is_holdout: bool, priority: float, tier: str | None, is_gold: bool = False) -> str:
+    if is_gold:
+        return "gold"
     if is_holdout:
         return "holdout"
     if priority >= AUDIT_PRIORITY:
@@ -51,9 +55,10 @@ def _kind(is_holdout: bool, priority: float, tier: str | None) -> str:
     return "rule" if tier is not None else "active"
 
 
-def _waiting(project: Project, tier: str) -> tuple[Any, ...]:
+def _waiting(project: Project, tier: str, skills: Sequence[str] | None = None) -> tuple[Any, ...]:
     """Undecided items for ``tier`` with room for another person; candidates of a round under
-    audit wait for its verdict (only its sample is handed out)."""
+    audit wait for its verdict (only its sample is handed out). With ``skills``, only items that
+    need no skill or one of them."""
     if tier not in TIERS:
         raise ValueError(
             f"The 'tier' parameter must be one of {', '.join(TIERS)}. Got {tier!r} instead."
@@ -62,15 +67,29 @@ def _waiting(project: Project, tier: str) -> tuple[Any, ...]:
     tier_clause = (
         or_(i.c.tier.is_(None), i.c.tier == tier) if tier == "annotator" else i.c.tier == tier
     )
-    # Reviewers and experts decide alone; escalating an item resets its counter.
-    room = i.c.assigned < (project.config.tasks.overlap if tier == "annotator" else 1)
-    return (
+    # Reviewers and experts decide alone; escalating an item resets its counter. Dynamic overlap
+    # raises an item's ``wanted`` one answer at a time.
+    room = (
+        i.c.assigned < func.coalesce(i.c.wanted, project.config.tasks.overlap)
+        if tier == "annotator"
+        else i.c.assigned < 1
+    )
+    clauses = (
         i.c.project_id == project.id,
         i.c.status == "new",
         tier_clause,
         room,
         or_(i.c.round_id.is_(None), i.c.priority >= AUDIT_PRIORITY),
     )
+    return (*clauses, *_skill_clause(skills))
+
+
+def _skill_clause(skills: Sequence[str] | None) -> tuple[Any, ...]:
+    if skills is None:
+        return ()
+    i = t.items
+    skilled = i.c.skill.in_(list(skills)) if skills else false()
+    return (or_(i.c.skill.is_(None), skilled),)
 
 
 def release_expired(conn: Connection, project: Project, now: datetime) -> int:
@@ -99,31 +118,54 @@ def next_tasks(
     *,
     tier: str = "annotator",
     annotator: str = "anonymous",
+    skills: Sequence[str] | None = None,
     now: datetime | None = None,
 ) -> list[Task]:
-    """Lease the ``n`` most valuable items waiting for ``tier`` that ``annotator`` has not had."""
+    """Lease the ``n`` most valuable items waiting for ``tier`` that ``annotator`` has not had.
+    With ``skills`` (None: any), only items that need no skill or one of them."""
     i, tk = t.items, t.tasks
     now = now or t.utcnow()
     lease_end = now + timedelta(seconds=project.config.tasks.lease_seconds)
     current = project.current_model()
     had = select(tk.c.item_id).where(tk.c.project_id == project.id, tk.c.assignee == annotator)
+    n_gold = _gold_slots(project, n) if tier == "annotator" else 0
+    columns = (i.c.id, i.c.key, i.c.data, i.c.tier, i.c.is_holdout, i.c.is_gold, i.c.priority)
     with project.writer.begin() as conn:
         release_expired(conn, project, now)
+        gold: list[Any] = []
+        if n_gold:
+            gold = list(
+                conn.execute(
+                    select(*columns)
+                    .where(
+                        i.c.project_id == project.id,
+                        i.c.status == "gold",
+                        i.c.id.not_in(had),
+                        *_skill_clause(skills),
+                    )
+                    .order_by(func.random())
+                    .limit(n_gold)
+                ).all()
+            )
         query = (
-            select(i.c.id, i.c.key, i.c.data, i.c.tier, i.c.is_holdout, i.c.priority)
-            .where(*_waiting(project, tier), i.c.id.not_in(had))
+            select(*columns)
+            .where(*_waiting(project, tier, skills), i.c.id.not_in(had))
             .order_by(i.c.priority.desc(), i.c.id)
-            .limit(n)
+            .limit(n - len(gold))
         )
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=i)
-        rows = conn.execute(query).all()
+        rows = conn.execute(query).all() if n > len(gold) else []
+        if gold:  # mixed in at random places, so a gold question cannot be told by its position
+            rows = list(rows)
+            for r in gold:
+                rows.insert(int(project.rng.integers(len(rows) + 1)), r)
         if not rows:
             return []
         suggestions = _suggestions(conn, project, [r.id for r in rows], current)
         tasks = []
         for r in rows:
-            kind = _kind(r.is_holdout, r.priority or 0.0, r.tier)
+            kind = _kind(r.is_holdout, r.priority or 0.0, r.tier, r.is_gold)
             task_id = t.inserted_id(
                 conn.execute(
                     tk.insert().values(
@@ -144,10 +186,16 @@ def next_tasks(
                 else suggestions.get(r.id, (None, None))
             )
             tasks.append(Task(task_id, r.id, r.key, r.data, tier, kind, label, conf, lease_end))
-        conn.execute(
-            i.update().where(i.c.id.in_([r.id for r in rows])).values(assigned=i.c.assigned + 1)
-        )
+        pooled = [r.id for r in rows if not r.is_gold]  # gold questions go to everyone
+        if pooled:
+            conn.execute(i.update().where(i.c.id.in_(pooled)).values(assigned=i.c.assigned + 1))
     return tasks
+
+
+def _gold_slots(project: Project, n: int) -> int:
+    """How many of ``n`` hand-outs are gold questions: each is one with ``quality.gold_rate``."""
+    rate = project.config.quality.gold_rate
+    return int((project.rng.random(n) < rate).sum()) if rate else 0
 
 
 def skip_task(project: Project, task_id: int, *, annotator: str) -> None:

@@ -70,6 +70,7 @@ def status(project: Project) -> dict[str, Any]:
                 .order_by(t.routing_rounds.c.id)
             ).all()
         ]
+    n_gold = by_status.pop("gold", 0)  # gold questions measure people; they are not the dataset
     n_items = sum(by_status.values())
     bounded = sum(r["error_bound"] or 0 for r in rounds if r["status"] == "passed")
     decided = by_status.get("labelled", 0) + by_status.get("auto", 0)
@@ -79,6 +80,7 @@ def status(project: Project) -> dict[str, Any]:
         "by_status": by_status,
         "queue": queue,
         "holdout": {"labelled": holdout.get("labelled", 0), "size": sum(holdout.values())},
+        "gold_questions": n_gold,
         "label_sources": sources,
         "human_share": (sources.get("human", 0) + sources.get("adjudicated", 0)) / n_items
         if n_items

@@ -10,14 +10,13 @@ from scipy import sparse
 from sqlalchemy import bindparam, select
 
 from labelloop.learn.strategies import STRATEGIES, Pool, make_strategy
-from labelloop.loop.labelcodec import decode
-from labelloop.loop.queue import AUDIT_PRIORITY
+from labelloop.loop.pool_scoring import BATCH, gather, score_pool
+from labelloop.loop.queue import SUSPECT_PRIORITY
 from labelloop.store import tables as t
 
 if TYPE_CHECKING:
     from labelloop.loop.project import LoadedModel, Project
 
-BATCH = 10_000
 QUEUE_HEAD = 1_000
 
 
@@ -35,24 +34,21 @@ def model_inputs(project: Project, featurizer: Any, item_ids: np.ndarray) -> Any
     return featurizer.transform([rows[int(i)] for i in item_ids])
 
 
-def predict(loaded: LoadedModel, X: Any) -> np.ndarray:
-    """Calibrated probabilities, in batches so a large pool never sits in one model call."""
-    parts = [
-        loaded.calibrator.transform(loaded.model.predict_proba(X[start : start + BATCH]))
-        for start in range(0, X.shape[0], BATCH)
-    ]
-    return np.vstack(parts)
+def rescore(
+    project: Project, loaded: LoadedModel, model_version_id: int, *, batch_size: int = BATCH
+) -> None:
+    """Store every item's prediction under ``model_version_id`` and reorder the queue.
 
-
-def rescore(project: Project, loaded: LoadedModel, model_version_id: int) -> None:
-    """Store every item's prediction under ``model_version_id`` and reorder the queue."""
+    The pool is scored in batches, in-process or on Ray (:mod:`labelloop.loop.pool_scoring`);
+    the batches are written once all are scored, in one transaction, so the store's write lock
+    is not held while the model runs.
+    """
     cache = project.features()
     X = model_inputs(project, loaded.featurizer, cache.item_ids)
-    proba = predict(loaded, X)
-    labels, confidence = decode(project.config, proba)
+    scored = list(score_pool(project, loaded, cache.item_ids, X, batch_size=batch_size))
+    proba, confidence = gather(cache.item_ids, scored, len(project.config.labels))
     with project.writer.begin() as conn:
-        for start in range(0, len(labels), BATCH):
-            stop = start + BATCH
+        for batch in scored:
             conn.execute(
                 t.predictions.insert(),
                 [
@@ -63,10 +59,7 @@ def rescore(project: Project, loaded: LoadedModel, model_version_id: int) -> Non
                         "confidence": float(c),
                     }
                     for i, lab, c in zip(
-                        cache.item_ids[start:stop],
-                        labels[start:stop],
-                        confidence[start:stop],
-                        strict=True,
+                        batch.item_ids, batch.labels, batch.confidence, strict=True
                     )
                 ],
             )
@@ -95,7 +88,7 @@ def _prune(conn: Any, project: Project, keep_id: int) -> None:
 def reorder(project: Project, conn: Any, X: Any, proba: np.ndarray, confidence: np.ndarray) -> None:
     """Give waiting items priorities: the strategy's chosen head first, the rest by uncertainty.
 
-    Holdout and audit items keep their places in front of the queue.
+    Holdout, audit and suspected-error items keep their places in front of the queue.
     """
     cache = project.features()
     i = t.items
@@ -106,7 +99,7 @@ def reorder(project: Project, conn: Any, X: Any, proba: np.ndarray, confidence: 
                 i.c.project_id == project.id,
                 i.c.status == "new",
                 ~i.c.is_holdout,
-                i.c.priority < AUDIT_PRIORITY,
+                i.c.priority < SUSPECT_PRIORITY,
             )
             .order_by(i.c.id)
         )

@@ -5,12 +5,17 @@ uvicorn --factory labelloop.server.app:create_app
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from labelloop.server import errors
+from labelloop.server.limits import BodyLimit
+from labelloop.server.logs import configure_logging
+from labelloop.server.metrics import Metrics
+from labelloop.server.middleware import ObserveMiddleware
 from labelloop.server.projects import ProjectCache
 from labelloop.server.routes import ROUTERS
 from labelloop.settings import Settings
@@ -21,6 +26,8 @@ API = "/api/v1"
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A labelloop API app; its store is opened (and migrated) on start-up, closed on shutdown."""
     settings = settings or Settings()
+    configure_logging(settings)
+    log = logging.getLogger("labelloop.server")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -29,11 +36,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = connect(settings)
         app.state.engine = engine
         app.state.projects = ProjectCache(engine, settings)
+        log.info("started", extra={"store": engine.dialect.name})
         try:
             yield
         finally:
             app.state.projects.close()
             engine.dispose()
+            log.info("stopped")
 
     from labelloop import __version__
 
@@ -46,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = Metrics.from_environ()
+    app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(ObserveMiddleware, metrics=app.state.metrics)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API)

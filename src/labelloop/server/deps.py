@@ -11,13 +11,14 @@ import hmac
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 
 from labelloop.accounts.roles import PERMISSIONS, allowed
 from labelloop.accounts.users import User, session_for, user_for_token
 from labelloop.errors import AuthError, PermissionDenied
 from labelloop.loop.project import Project
+from labelloop.server.metrics import Metrics
 from labelloop.server.projects import ProjectCache
 from labelloop.settings import Settings
 
@@ -38,12 +39,26 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
+def get_metrics(request: Request) -> Metrics:
+    """The process's metrics."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
 def current_user(request: Request, engine: EngineDep) -> User:
-    """The user behind the bearer token or the session cookie; :class:`AuthError` otherwise."""
+    """The user behind the bearer token or the session cookie; :class:`AuthError` otherwise.
+    Their name goes on the request's log line."""
+    user = _authenticate(request, engine)
+    request.state.user = user.username
+    return user
+
+
+def _authenticate(request: Request, engine: Engine) -> User:
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
@@ -96,6 +111,10 @@ def get_project(
 
 ProjectsDep = Annotated[ProjectCache, Depends(get_projects)]
 ProjectDep = Annotated[Project, Depends(get_project)]
+
+# Row ids in paths: past the largest INTEGER the stores hold, a 422 instead of a driver error.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 # One alias per action the routes use: ``user: Can["task.work"]`` is not expressible, so these.
 ProjectReader = Annotated[User, Depends(require("project.read"))]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Label = str | list[str] | None
+
+
+def _utc(at: datetime) -> datetime:
+    # SQLite gives naive UTC datetimes back; an answer always says its zone (RFC 3339).
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
 
 
 class _In(BaseModel):
@@ -43,6 +51,28 @@ class RoleIn(_In):
     role: str
 
 
+class MembershipIn(_In):
+    tier: str | None = None
+    skills: list[str] = Field(default_factory=list, max_length=50)
+
+
+class MembershipOut(BaseModel):
+    username: str
+    role: str
+    tier: str
+    skills: list[str]
+    flagged_at: Timestamp | None = None
+    flag_reason: str | None = None
+
+
+class RouteOut(BaseModel):
+    action: str
+    reason: str
+    round_id: int | None = None
+    plan: dict[str, Any] | None = None
+    certificate: dict[str, Any] | None = None
+
+
 class TokenIn(_In):
     name: str = Field(min_length=1, max_length=100)
 
@@ -58,7 +88,7 @@ class TokenOut(BaseModel):
 class ProjectSummary(BaseModel):
     name: str
     labels: list[str]
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ProjectOut(BaseModel):
@@ -99,8 +129,8 @@ class JobOut(BaseModel):
     result: dict[str, Any] | None
     error: str | None
     created_by: str
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: Timestamp
+    finished_at: Timestamp | None
 
 
 # -- tasks --------------------------------------------------------------------------------
@@ -120,7 +150,7 @@ class TaskOut(BaseModel):
     tier: str
     suggestion: Label
     confidence: float | None
-    lease_expires_at: datetime
+    lease_expires_at: Timestamp
 
 
 class SubmitIn(_In):
@@ -129,11 +159,22 @@ class SubmitIn(_In):
     client_key: str | None = Field(default=None, min_length=1, max_length=64)
 
 
+class GoldFeedbackOut(BaseModel):
+    correct_label: Any
+    passage: str | None = None
+
+
+class RetractOut(BaseModel):
+    task_id: int
+    lease_expires_at: Timestamp
+
+
 class SubmitOut(BaseModel):
     annotation_id: int
     created: bool
     decided: bool
     escalated: bool
+    gold_feedback: GoldFeedbackOut | None = None
 
 
 # -- annotations, models, exports ---------------------------------------------------------
@@ -146,7 +187,7 @@ class AnnotationOut(BaseModel):
     flag: str | None
     tier: str | None
     guideline_version: int
-    created_at: datetime
+    created_at: Timestamp
 
 
 class PredictionOut(BaseModel):
@@ -161,7 +202,7 @@ class FinalLabelOut(BaseModel):
     decided_by: str
     model_version: int | None
     confidence: float | None
-    decided_at: datetime
+    decided_at: Timestamp
 
 
 class ItemAnnotationsOut(BaseModel):
@@ -177,7 +218,7 @@ class ModelOut(BaseModel):
     status: str
     n_labels: int
     metrics: dict[str, Any]
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ExportIn(_In):
@@ -190,6 +231,7 @@ class DatasetVersionOut(BaseModel):
     n_items: int
     path: str
     format: str
+    certified: bool = False
 
 
 class AuditBreak(BaseModel):

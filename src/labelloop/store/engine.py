@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+
+from labelloop.store.events import install_event_log
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,9 +43,13 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(immediate=True)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 30.0
+) -> Engine:
     """Create an engine; SQLite files get WAL, foreign keys, a busy timeout and IMMEDIATE
-    transactions; PostgreSQL gets pre-ping and the psycopg 3 driver."""
+    transactions; PostgreSQL gets the psycopg 3 driver and a pool of ``pool_size`` connections
+    (plus ``max_overflow`` at peaks, waiting ``pool_timeout`` seconds for one), pinged before use.
+    """
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
@@ -51,10 +58,18 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "connect", _sqlite_driver_autocommit)
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+        )
+    install_event_log(engine)
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -68,6 +83,16 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision``."""
     command.upgrade(alembic_config(engine), revision)
+
+
+@cache
+def head_revision() -> str | None:
+    """The newest revision this version of labelloop knows."""
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:

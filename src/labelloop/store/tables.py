@@ -25,6 +25,9 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy import (
+    false as sa_false,
+)
 
 metadata = MetaData(
     naming_convention={
@@ -89,6 +92,13 @@ items = Table(
     Column("round_id", Integer, ForeignKey("routing_rounds.id"), nullable=True),
     # Tasks leased or done on the item: compared with the overlap when handing work out.
     Column("assigned", Integer, nullable=False, default=0, server_default="0"),
+    # Answers the item needs now: the overlap, raised one by one by dynamic overlap.
+    Column("wanted", Integer, nullable=True),
+    # Set by a skill rule: only people with this skill on the project get the item.
+    Column("skill", String(64), nullable=True),
+    # Gold questions: known answer in ``given_label``, status "gold", never in the pool.
+    Column("is_gold", Boolean, nullable=False, default=False, server_default=sa_false()),
+    Column("gold_note", Text, nullable=True),
     _ts("created_at"),
     UniqueConstraint("project_id", "key", name="uq_items_project_key"),
     Index("ix_items_project_status", "project_id", "status"),
@@ -258,6 +268,9 @@ memberships = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("tier", String(16), nullable=False),
     Column("skills", JSON, nullable=False),
+    # Set when the person's estimated accuracy fell under the project's floor; cleared by admins.
+    Column("flagged_at", DateTime(timezone=True), nullable=True),
+    Column("flag_reason", Text, nullable=True),
     UniqueConstraint("project_id", "user_id", name="uq_memberships_project_user"),
 )
 
@@ -287,6 +300,19 @@ events = Table(
     Column("payload", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# Failed logins in the last window, counted per username and per client IP by every worker.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(100), nullable=False),
+    Column("ip", String(64), nullable=False),
+    _ts("at"),
+    Index("ix_login_failures_username_at", "username", "at"),
+    Index("ix_login_failures_ip_at", "ip", "at"),
+    Index("ix_login_failures_at", "at"),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from labelloop.server import crud
-from labelloop.server.deps import AnnotationReader, EngineDep, ProjectDep
+from labelloop.server.deps import AnnotationReader, EngineDep, ProjectDep, RowId
 from labelloop.server.schemas import ItemAnnotationsOut
 
 router = APIRouter(tags=["annotations"])
@@ -13,7 +13,7 @@ router = APIRouter(tags=["annotations"])
 
 @router.get("/projects/{name}/items/{item_id}/annotations")
 def item_annotations(
-    item_id: int, _user: AnnotationReader, project: ProjectDep, engine: EngineDep
+    item_id: RowId, _user: AnnotationReader, project: ProjectDep, engine: EngineDep
 ) -> ItemAnnotationsOut:
     """The item, everyone's annotations, the model's prediction, the final label."""
     return ItemAnnotationsOut(

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from labelloop.accounts.users import authenticate, create_session, create_token, end_session
-from labelloop.server.deps import SESSION_COOKIE, CurrentUser, EngineDep
+from labelloop.accounts import throttle
+from labelloop.accounts.users import create_session, create_token, end_session
+from labelloop.server.deps import SESSION_COOKIE, CurrentUser, EngineDep, SettingsDep
 from labelloop.server.schemas import LoginIn, LoginOut, TokenIn, TokenOut, UserOut
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/login")
-def login(body: LoginIn, request: Request, response: Response, engine: EngineDep) -> LoginOut:
-    """Check the password, open a session, set its HttpOnly cookie, return the CSRF token."""
-    user = authenticate(engine, body.username, body.password)
+def login(
+    body: LoginIn, request: Request, response: Response, engine: EngineDep, settings: SettingsDep
+) -> LoginOut:
+    """Check the password, open a session, set its HttpOnly cookie, return the CSRF token.
+
+    Too many failed logins for the username or from the client IP: 429 with ``Retry-After``."""
+    request.state.audit = {"kind": "auth.login", "username": body.username}
+    user = throttle.login(
+        engine,
+        body.username,
+        body.password,
+        ip=request.client.host if request.client else "unknown",
+        limits=throttle.LoginLimits.from_settings(settings),
+    )
     session = create_session(engine, user)
     response.set_cookie(
         SESSION_COOKIE,

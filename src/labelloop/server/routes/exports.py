@@ -12,7 +12,7 @@ from labelloop.errors import NotFoundError
 from labelloop.loop.exporting import content_hash, labelled_rows
 from labelloop.loop.project import Project
 from labelloop.server import crud
-from labelloop.server.deps import DatasetExporter, EngineDep, ProjectDep
+from labelloop.server.deps import DatasetExporter, EngineDep, ProjectDep, RowId
 from labelloop.server.schemas import DatasetVersionOut, ExportIn
 
 router = APIRouter(prefix="/projects/{name}/exports", tags=["exports"])
@@ -39,12 +39,17 @@ def export(body: ExportIn, user: DatasetExporter, project: ProjectDep) -> Datase
         n_items=version.n_items,
         path=str(final),
         format=body.format,
+        certified=version.provenance["certified"],
     )
 
 
-@router.get("/{version_id}/download")
+@router.get(
+    "/{version_id}/download",
+    response_class=FileResponse,
+    responses={200: {"content": {m: {"schema": {"type": "string"}} for m in MEDIA.values()}}},
+)
 def download(
-    version_id: int,
+    version_id: RowId,
     _user: DatasetExporter,
     project: ProjectDep,
     engine: EngineDep,

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, UploadFile
 from sqlalchemy import Engine
 
-from labelloop.errors import ConfigError, PermissionDenied
+from labelloop.errors import ConfigError, InputFileError, PermissionDenied
 from labelloop.io.formats import FORMATS as _READ_FORMATS
 from labelloop.loop.project import Project
 from labelloop.server import crud
-from labelloop.server.deps import CurrentUser, EngineDep, ItemImporter, ItemReader, ProjectDep
+from labelloop.server.deps import (
+    MAX_ROW_ID,
+    CurrentUser,
+    EngineDep,
+    ItemImporter,
+    ItemReader,
+    ProjectDep,
+    RowId,
+)
+from labelloop.server.limits import upload_too_large
 from labelloop.server.schemas import ItemOut, JobAccepted, JobOut
+from labelloop.settings import Settings
 
 router = APIRouter(tags=["items"])
 CHUNK = 1 << 20
@@ -26,6 +37,14 @@ def _safe_name(filename: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)[-100:] or "upload"
 
 
+def _as_uploaded(exc: InputFileError, path: Path) -> InputFileError:
+    """The rejects, naming the file as it was uploaded, not where the server keeps it."""
+    shown = path.name.split("-", 1)[-1]  # the saved name is "<uuid hex>-<safe upload name>"
+    return InputFileError(
+        [replace(r, file=shown, reason=r.reason.replace(str(path), shown)) for r in exc.rejects]
+    )
+
+
 def _import(
     engine: Engine,
     project: Project,
@@ -33,12 +52,16 @@ def _import(
     path: Path,
     fmt: str | None,
     skip_invalid: bool,
+    gold: bool,
     actor: str,
 ) -> None:
     def work(progress: Any) -> dict[str, Any]:
-        report = project.import_file(
-            path, fmt=fmt, skip_invalid=skip_invalid, progress=progress, actor=actor
-        )
+        try:
+            report = project.import_file(
+                path, fmt=fmt, skip_invalid=skip_invalid, progress=progress, gold=gold, actor=actor
+            )
+        except InputFileError as exc:
+            raise _as_uploaded(exc, path) from None
         return {
             "added": report.added,
             "unchanged": report.unchanged,
@@ -50,6 +73,21 @@ def _import(
     crud.run_job(engine, job_id=job_id, work=work)
 
 
+def _save(file: UploadFile, path: Path, *, settings: Settings) -> None:
+    """Stream ``file`` to ``path`` in chunks; past ``max_upload_mb``, delete it and raise."""
+    limit, written = settings.max_upload_mb << 20, 0
+    try:
+        with path.open("wb") as out:
+            while chunk := file.file.read(CHUNK):
+                written += len(chunk)
+                if written > limit:
+                    raise upload_too_large(settings)
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
 @router.post("/projects/{name}/imports", status_code=202)
 def upload(
     user: ItemImporter,
@@ -59,6 +97,7 @@ def upload(
     file: Annotated[UploadFile, File(description="JSONL, CSV or Parquet file of items.")],
     fmt: Annotated[str | None, Form(alias="format")] = None,
     skip_invalid: Annotated[bool, Form()] = False,
+    gold: Annotated[bool, Form(description="The items are gold questions with answers.")] = False,
 ) -> JobAccepted:
     """Save the file under ``data_dir/uploads`` and import it as a background job."""
     if fmt is not None and fmt not in _READ_FORMATS:
@@ -66,16 +105,16 @@ def upload(
     folder = project.settings.data_dir / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}-{_safe_name(file.filename)}"
-    with path.open("wb") as out:
-        while chunk := file.file.read(CHUNK):
-            out.write(chunk)
+    _save(file, path, settings=project.settings)
     job_id = crud.create_job(engine, kind="import", project_id=project.id, created_by=user.username)
-    background.add_task(_import, engine, project, job_id, path, fmt, skip_invalid, user.username)
+    background.add_task(
+        _import, engine, project, job_id, path, fmt, skip_invalid, gold, user.username
+    )
     return JobAccepted(job_id=job_id)
 
 
 @router.get("/jobs/{job_id}")
-def read_job(job_id: int, user: CurrentUser, engine: EngineDep) -> JobOut:
+def read_job(job_id: RowId, user: CurrentUser, engine: EngineDep) -> JobOut:
     """A job's state; only its creator or an admin may look."""
     job = crud.get_job(engine, job_id=job_id)
     if job["created_by"] != user.username and user.role != "admin":
@@ -90,7 +129,7 @@ def list_items(
     engine: EngineDep,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> list[ItemOut]:
     """A page of the project's items."""
     rows = crud.list_items(engine, project_id=project.id, status=status, limit=limit, offset=offset)

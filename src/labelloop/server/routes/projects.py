@@ -1,7 +1,8 @@
-"""Projects: list, create, read, status, guidelines."""
+"""Projects: list, create, read, status, guidelines, auto-accept routing."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Body
@@ -11,13 +12,20 @@ from labelloop.server import crud
 from labelloop.server.deps import (
     EngineDep,
     MetricsReader,
+    ModelTrainer,
     ProjectCreator,
     ProjectDep,
     ProjectManager,
     ProjectReader,
     SettingsDep,
 )
-from labelloop.server.schemas import GuidelinesIn, GuidelinesOut, ProjectOut, ProjectSummary
+from labelloop.server.schemas import (
+    GuidelinesIn,
+    GuidelinesOut,
+    ProjectOut,
+    ProjectSummary,
+    RouteOut,
+)
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -66,3 +74,16 @@ def update_guidelines(
     """Store a new guideline version."""
     version = project.update_guidelines(body.text, author=user.username)
     return GuidelinesOut(version=version, text=body.text)
+
+
+@router.post("/{name}/route")
+def route(_user: ModelTrainer, project: ProjectDep) -> RouteOut:
+    """Move auto-accept one step: plan, start an audit round, or decide it."""
+    outcome = project.route()
+    return RouteOut(
+        action=outcome.action,
+        reason=outcome.reason,
+        round_id=outcome.round_id,
+        plan=asdict(outcome.plan) if outcome.plan else None,
+        certificate=asdict(outcome.certificate) if outcome.certificate else None,
+    )

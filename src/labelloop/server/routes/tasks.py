@@ -6,16 +6,25 @@ model's suggestion; never another person's label, a gold answer or a final label
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter
 from sqlalchemy import Engine
 
-from labelloop.accounts.roles import tiers_for
+from labelloop.accounts.memberships import get_membership
 from labelloop.accounts.users import User
 from labelloop.errors import PermissionDenied
 from labelloop.loop.project import Project
 from labelloop.server import crud
-from labelloop.server.deps import EngineDep, ProjectDep, TaskWorker
-from labelloop.server.schemas import NextTasksIn, SubmitIn, SubmitOut, TaskOut
+from labelloop.server.deps import EngineDep, MetricsDep, ProjectDep, RowId, TaskWorker
+from labelloop.server.schemas import (
+    GoldFeedbackOut,
+    NextTasksIn,
+    RetractOut,
+    SubmitIn,
+    SubmitOut,
+    TaskOut,
+)
 
 router = APIRouter(prefix="/projects/{name}/tasks", tags=["tasks"])
 
@@ -29,11 +38,21 @@ def _own_task(engine: Engine, project: Project, task_id: int, user: User) -> int
 
 
 @router.post("/next")
-def next_tasks(body: NextTasksIn, user: TaskWorker, project: ProjectDep) -> list[TaskOut]:
-    """Lease the ``n`` most valuable tasks of ``tier`` (one the user's role may work at)."""
-    if body.tier not in tiers_for(user.role):
-        raise PermissionDenied(f"a {user.role} may not take {body.tier} tasks")
-    tasks = project.next_tasks(body.n, tier=body.tier, annotator=user.username)
+def next_tasks(
+    body: NextTasksIn, user: TaskWorker, project: ProjectDep, engine: EngineDep
+) -> list[TaskOut]:
+    """Lease the ``n`` most valuable tasks of ``tier`` the user may work at on this project, among
+    the items their skills open."""
+    member = get_membership(engine, project_id=project.id, username=user.username)
+    if member.flagged_at is not None:
+        raise PermissionDenied(
+            f"your work on {project.name} is paused until an admin reviews it: {member.flag_reason}"
+        )
+    if body.tier not in member.tiers:
+        raise PermissionDenied(f"{user.username} may not take {body.tier} tasks on {project.name}")
+    tasks = project.next_tasks(
+        body.n, tier=body.tier, annotator=user.username, skills=member.skills
+    )
     return [
         TaskOut(
             task_id=task.id,
@@ -54,7 +73,12 @@ def next_tasks(body: NextTasksIn, user: TaskWorker, project: ProjectDep) -> list
 
 @router.post("/{task_id}/submit")
 def submit(
-    task_id: int, body: SubmitIn, user: TaskWorker, project: ProjectDep, engine: EngineDep
+    task_id: RowId,
+    body: SubmitIn,
+    user: TaskWorker,
+    project: ProjectDep,
+    engine: EngineDep,
+    metrics: MetricsDep,
 ) -> SubmitOut:
     """Answer one's own task; a retry with the same ``client_key`` stores nothing new."""
     item_id = _own_task(engine, project, task_id, user)
@@ -68,16 +92,30 @@ def submit(
         client_key=key,
         flag=body.flag,
     )
+    if result.created:
+        metrics.annotations_submitted.labels(project=project.name).inc()
+    feedback = result.gold_feedback
     return SubmitOut(
         annotation_id=result.annotation_id,
         created=result.created,
         decided=result.decided,
         escalated=result.escalated,
+        gold_feedback=GoldFeedbackOut(**asdict(feedback)) if feedback else None,
     )
 
 
 @router.post("/{task_id}/skip", status_code=204)
-def skip(task_id: int, user: TaskWorker, project: ProjectDep, engine: EngineDep) -> None:
+def skip(task_id: RowId, user: TaskWorker, project: ProjectDep, engine: EngineDep) -> None:
     """Give one's own leased task back unanswered."""
     _own_task(engine, project, task_id, user)
     project.skip_task(task_id, annotator=user.username)
+
+
+@router.post("/{task_id}/retract")
+def retract(task_id: RowId, user: TaskWorker, project: ProjectDep, engine: EngineDep) -> RetractOut:
+    """Undo one's own answer (the U key after it was sent): the task is leased again; 409 when
+    someone has built on the answer since."""
+    _own_task(engine, project, task_id, user)
+    return RetractOut(
+        task_id=task_id, lease_expires_at=project.retract(task_id, annotator=user.username)
+    )

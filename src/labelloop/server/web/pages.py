@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from labelloop.accounts.memberships import get_membership
 from labelloop.accounts.roles import ROLES, allowed, tiers_for
 from labelloop.accounts.users import Session, end_session, list_users, session_for
 from labelloop.errors import AuthError, LabelloopError, NotFoundError
@@ -143,10 +144,7 @@ def make_router() -> APIRouter:
         session = _session(request)
         if session is None:
             return _to_login(request)
-        role = session.user.role
         tier = tier or MODE_TIERS[mode]
-        if tier not in tiers_for(role):
-            return problem(request, session, 403, f"A {role} may not take {tier} tasks.")
         if not 0 < break_minutes <= MAX_BREAK_MINUTES:
             return problem(
                 request,
@@ -159,6 +157,13 @@ def make_router() -> APIRouter:
             project = _project(request, name)
         except NotFoundError as exc:
             return problem(request, session, 404, str(exc))
+        member = get_membership(
+            request.app.state.engine, project_id=project.id, username=session.user.username
+        )
+        if tier not in member.tiers:
+            return problem(
+                request, session, 403, f"{member.username} may not take {tier} tasks here."
+            )
         config = project.config
         page = {
             "project": project.name,
@@ -218,10 +223,21 @@ def make_router() -> APIRouter:
             status = project.status()
         except LabelloopError as exc:
             return problem(request, session, 404, str(exc))
+        accuracy = project.estimated_accuracy()
         models = [m for m in status["models"] if m.get("accuracy") is not None]
         chart = learning_curve([(int(m["n_labels"]), float(m["accuracy"])) for m in models])
         return render(
-            request, "dashboard.html", session, project=project.name, status=status, chart=chart
+            request,
+            "dashboard.html",
+            session,
+            project=project.name,
+            status=status,
+            chart=chart,
+            agreement=project.agreement_report(),
+            guidelines=project.guideline_report(),
+            accuracy=accuracy,
+            gates=project.check_gates(accuracy=accuracy),
+            annotators=project.annotator_report(),
         )
 
     @router.get("/admin")

@@ -286,7 +286,8 @@
       }
       const body = { label, flag: flag || null, client_key: current.client_key };
       const box = loadBox();
-      box.push({ task_id: current.task_id, item_id: current.item_id, body, due: Date.now() + HOLD_MS, tries: 0 });
+      const preview = String(current.data[cfg.text_field] ?? current.key).slice(0, 80);
+      box.push({ task_id: current.task_id, item_id: current.item_id, preview, body, due: Date.now() + HOLD_MS, tries: 0 });
       saveBox(box);
       lastAnswer = { task: current, selected: new Set(selected), key: current.client_key };
       done += 1;
@@ -307,16 +308,32 @@
       }
     }
 
+    // Undo the last answer: still held in the outbox, it is simply dropped; already stored, the
+    // server retracts it and leases the task back (unless someone has built on it since).
+    async function retractStored(last) {
+      let res = null;
+      try {
+        res = await api("POST", `${base}/tasks/${last.task.task_id}/retract`);
+      } catch (_e) {
+        return notice("Undo failed: no connection. Try again.", 6000);
+      }
+      if (!res.ok) return notice(`Undo not possible: ${await detail(res)}`, 8000);
+      done -= 1;
+      if (current) queue.unshift(current);
+      const again = Object.assign({}, last.task, { client_key: uuid() });
+      show(again, last.selected);
+      showCounts();
+    }
+
     function undo() {
       if (!lastAnswer) return notice("Nothing to undo.");
       const box = loadBox();
       const i = box.findIndex((e) => e.body.client_key === lastAnswer.key);
-      if (i < 0 || inflight === lastAnswer.key) {
+      if (inflight === lastAnswer.key) return notice("Saving that answer: press U again in a moment.");
+      if (i < 0) {
+        const last = lastAnswer;
         lastAnswer = null;
-        return notice(
-          "Undo not available: that answer is already stored and the API has no way to change a stored answer. Ask a reviewer to correct it.",
-          7000,
-        );
+        return retractStored(last);
       }
       box.splice(i, 1);
       saveBox(box);
@@ -356,11 +373,23 @@
         } else {
           box.splice(i, 1);
           if (!res.ok) notice(`An answer was refused: ${await detail(res)}`, 8000);
+          else showGoldFeedback(entry, await res.json());
         }
         saveBox(box);
       }
       showCounts();
       if (!retry) flush();
+    }
+
+    // After a wrong answer to a gold question: the right label and the guideline behind it.
+    function showGoldFeedback(entry, result) {
+      const fb = result && result.gold_feedback;
+      if (!fb) return;
+      $("gold-item").textContent = `Your answer to “${entry.preview || "an item"}” was not right.`;
+      $("gold-label").textContent = labelText(fb.correct_label);
+      $("gold-passage").textContent = fb.passage || "";
+      $("gold-passage").hidden = !fb.passage;
+      $("gold-feedback").hidden = false;
     }
 
     function toggleHelp(force) {
@@ -412,6 +441,7 @@
     $("ambiguous").addEventListener("click", () => answer("ambiguous"));
     $("undo").addEventListener("click", () => undo());
     $("help-toggle").addEventListener("click", () => toggleHelp());
+    $("gold-dismiss").addEventListener("click", () => ($("gold-feedback").hidden = true));
     $("help-close").addEventListener("click", () => toggleHelp(false));
 
     // A break reminder after cfg.break_minutes of this browser session.

@@ -1,0 +1,89 @@
+"""Dawid-Skene: a confusion matrix per annotator and the true labels, learned together by EM.
+
+A. P. Dawid and A. M. Skene, "Maximum likelihood estimation of observer error-rates using the EM
+algorithm", Applied Statistics 28 (1), 1979.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+
+from labelloop._validation import check_int
+from labelloop.quality.aggregation.base import (
+    Aggregator,
+    answer_matrix,
+    check_positive,
+    expected_accuracy,
+    normalise_log,
+)
+from labelloop.quality.aggregation.majority import weighted_vote
+from labelloop.quality.long_table import LongTable
+
+
+class DawidSkene(Aggregator):
+    """Full Dawid-Skene: ``confusions_[a, k, l]`` = P(annotator ``a`` says ``l`` | truth ``k``).
+
+    EM starts from the majority's vote shares. The M-step is a MAP estimate: ``alpha``
+    pseudo-answers are added to every cell of each confusion row (and to every class of the
+    prior), so a label an annotator never used, or a class they never saw, gets a small
+    probability instead of zero. EM stops when the mean log-likelihood per answer changes by
+    less than ``tol``, or after ``max_iter`` iterations (``n_iter_`` says how many ran).
+    Missing answers simply do not enter the likelihood, so any overlap works.
+
+    Learned: ``posteriors_``, ``labels_``, ``priors_`` (n_labels), ``confusions_``
+    (n_annotators × n_labels × n_labels), ``skills_`` (the mean posterior of the labels each
+    annotator gave) and ``log_likelihood_``.
+    """
+
+    def __init__(
+        self,
+        max_iter: int = 100,
+        tol: float = 1e-6,
+        alpha: float = 0.01,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+        self.alpha = alpha
+        self.random_state = random_state
+
+    def _validate_params(self) -> None:
+        check_int("DawidSkene", "max_iter", self.max_iter)
+        check_positive("DawidSkene", "tol", self.tol)
+        check_positive("DawidSkene", "alpha", self.alpha, allow_zero=True)
+
+    def _fit(self, table: LongTable) -> np.ndarray:
+        n_annotators, k = table.n_annotators, table.n_labels
+        answers = answer_matrix(table)  # (items, annotators * labels)
+        answers_t = answers.T.tocsr()
+        floor = np.finfo(np.float64).tiny
+
+        def m_step(posteriors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Expected (annotator, said) x truth counts and class counts, smoothed, normalised."""
+            counts = (answers_t @ posteriors).reshape(n_annotators, k, k) + self.alpha
+            counts = np.maximum(counts, floor)  # alpha = 0: a class never seen stays uniform
+            priors = np.maximum(posteriors.sum(axis=0) + self.alpha, floor)
+            return counts / counts.sum(axis=1, keepdims=True), priors / priors.sum()
+
+        posteriors = weighted_vote(table)
+        log_likelihood = -np.inf
+        n_iter = 0
+        for n_iter in range(1, self.max_iter + 1):  # noqa: B007 (read after the loop)
+            said_given_truth, priors = m_step(posteriors)
+            # E-step: log P(truth k) + the sum over the item's answers of log P(answer | truth k)
+            log_conf = np.log(said_given_truth).reshape(n_annotators * k, k)
+            joint = np.log(priors) + answers @ log_conf
+            posteriors = normalise_log(joint)
+            new = float(logsumexp(joint, axis=1).sum()) / len(table.items)
+            converged = abs(new - log_likelihood) < self.tol
+            log_likelihood = new
+            if converged:
+                break
+        said_given_truth, priors = m_step(posteriors)  # the parameters of the final posteriors
+        self.n_iter_ = n_iter
+        self.log_likelihood_ = log_likelihood
+        self.priors_ = priors
+        self.confusions_ = said_given_truth.transpose(0, 2, 1).copy()
+        self.skills_ = expected_accuracy(table, posteriors)
+        return posteriors

@@ -1,0 +1,181 @@
+"""Gold questions (mixed in, scored, feedback, flagging) and dynamic overlap."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from labelloop.accounts.memberships import get_membership
+from labelloop.accounts.users import create_user
+from labelloop.errors import InputFileError
+from labelloop.loop.project import Project, connect
+from labelloop.settings import Settings
+from labelloop.store import tables as t
+
+GUIDELINES = "Say a when the item is about apples.\n\nSay b for anything about bananas."
+
+
+def _project(tmp_path: Path, store_url: str, *, n_items: int = 30, **quality) -> Project:
+    settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
+    config = {
+        "name": "g",
+        "labels": ["a", "b"],
+        "guidelines": GUIDELINES,
+        "routing": {"holdout_size": 10},
+        "retrain": {"every": 1000},
+        "tasks": {"overlap": quality.pop("overlap", 1)},
+        "quality": quality,
+    }
+    project = Project.create(
+        config, engine=connect(settings), settings=settings, retrain="off", random_state=0
+    )
+    items = tmp_path / "items.jsonl"
+    items.write_text(
+        "".join(json.dumps({"id": i, "text": f"item {i}"}) + "\n" for i in range(n_items))
+    )
+    project.import_file(items)
+    return project
+
+
+def _gold(tmp_path: Path, project: Project, n: int = 10) -> None:
+    gold = tmp_path / "gold.jsonl"
+    rows = [{"id": f"g{i}", "text": f"gold {i}", "label": "ab"[i % 2]} for i in range(n)]
+    rows[0]["gold_note"] = "Apples are a, even green ones."
+    gold.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    project.import_file(gold, gold=True)
+
+
+def test_gold_questions_are_mixed_in_at_the_rate_and_never_become_labels(
+    tmp_path, store_url, close
+) -> None:
+    project = _project(tmp_path, store_url, n_items=200, gold_rate=0.2)
+    close(project)
+    _gold(tmp_path, project, n=40)
+    assert project.status()["items"] == 200, "gold questions are not part of the pool"
+    tasks = project.next_tasks(100, annotator="ann")
+    kinds = Counter(task.kind for task in tasks)
+    assert 8 <= kinds["gold"] <= 35
+    assert all("gold_note" not in task.data for task in tasks)
+    positions = [n for n, task in enumerate(tasks) if task.kind == "gold"]
+    assert positions[-1] > len(tasks) // 2, "gold is spread through the batch, not first"
+    for task in tasks:
+        project.annotate(task.item_id, "a", annotator="ann", task_id=task.id)
+    with project.engine.connect() as conn:
+        gold_finals = conn.execute(
+            select(t.final_labels.c.item_id)
+            .join(t.items, t.items.c.id == t.final_labels.c.item_id)
+            .where(t.items.c.is_gold)
+        ).all()
+    assert gold_finals == []
+    again = project.next_tasks(100, annotator="ann")
+    assert not {task.item_id for task in again} & {task.item_id for task in tasks}
+
+
+def test_a_wrong_gold_answer_shows_the_right_label_and_the_guideline(
+    tmp_path, store_url, close
+) -> None:
+    project = _project(tmp_path, store_url, gold_rate=0.5)
+    close(project)
+    _gold(tmp_path, project)
+    answered = 0
+    while answered < 10:
+        for task in project.next_tasks(5, annotator="ann"):
+            if task.kind != "gold":
+                continue
+            answered += 1
+            with project.engine.connect() as conn:
+                key, truth = conn.execute(
+                    select(t.items.c.key, t.items.c.given_label).where(t.items.c.id == task.item_id)
+                ).one()
+            wrong = "b" if truth == "a" else "a"
+            right = project.annotate(task.item_id, truth, annotator="bob")
+            assert right.gold_feedback is None
+            result = project.annotate(task.item_id, wrong, annotator="ann", task_id=task.id)
+            assert result.gold_feedback.correct_label == truth
+            expected = {"a": "Say a when", "b": "Say b for"}[truth]
+            if key == "id:g0":
+                expected = "Apples are a, even green ones."
+            assert result.gold_feedback.passage.startswith(expected)
+
+
+def test_an_annotator_under_the_floor_is_flagged_and_loses_their_leases(
+    tmp_path, store_url, close
+) -> None:
+    project = _project(
+        tmp_path,
+        store_url,
+        n_items=100,
+        gold_rate=0.5,
+        min_annotator_accuracy=0.8,
+        min_gold_answers=4,
+    )
+    close(project)
+    _gold(tmp_path, project, n=20)
+    create_user(project.engine, "ann", "long enough pw", "annotator")
+    flagged = False
+    for _ in range(20):
+        tasks = project.next_tasks(4, annotator="ann")
+        gold = [task for task in tasks if task.kind == "gold"]
+        if not gold:
+            continue
+        project.annotate(gold[0].item_id, "a", annotator="ann", task_id=gold[0].id)
+        member = get_membership(project.engine, project_id=project.id, username="ann")
+        if member.flagged_at is not None:
+            flagged = True
+            break
+    assert flagged, "half the gold answers are b: an always-a annotator falls under 0.8"
+    assert "gold accuracy" in member.flag_reason
+    with project.engine.connect() as conn:
+        still_open = conn.execute(
+            select(t.tasks.c.id).where(t.tasks.c.assignee == "ann", t.tasks.c.status == "open")
+        ).all()
+    assert still_open == []
+
+
+def test_gold_import_needs_answers(tmp_path, store_url, close) -> None:
+    project = _project(tmp_path, store_url)
+    close(project)
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "g1", "text": "x", "label": "a"}\n{"id": "g2", "text": "y"}\n')
+    with pytest.raises(InputFileError) as info:
+        project.import_file(gold, gold=True)
+    assert "gold.jsonl:2" in str(info.value) and "needs its answer" in str(info.value)
+
+
+@pytest.mark.parametrize("method", ["majority", "dawid-skene"])
+def test_dynamic_overlap_asks_one_more_then_escalates(tmp_path, store_url, close, method) -> None:
+    project = _project(
+        tmp_path,
+        store_url,
+        n_items=12,
+        overlap=2,
+        max_overlap=3,
+        aggregation=method,
+        min_posterior=0.9,
+    )
+    close(project)
+    item = project.next_tasks(1, annotator="p1")[0]
+    second = next(x for x in project.next_tasks(20, annotator="p2") if x.item_id == item.item_id)
+    project.annotate(item.item_id, "a", annotator="p1", task_id=item.id)
+    result = project.annotate(item.item_id, "b", annotator="p2", task_id=second.id)
+    assert not result.decided and not result.escalated
+    third = [x for x in project.next_tasks(20, annotator="p3") if x.item_id == item.item_id]
+    assert third, "a split vote asks a third person"
+    fourth = [x for x in project.next_tasks(20, annotator="p4") if x.item_id == item.item_id]
+    assert fourth == [], "no more than one extra person at a time"
+    last = project.annotate(item.item_id, "a", annotator="p3", task_id=third[0].id)
+    assert last.escalated, "2 of 3 is under the 0.9 posterior and the overlap is used up"
+    assert project.status()["queue"]["reviewer"] == 1
+
+
+def test_unanimous_answers_settle_without_extra_people(tmp_path, store_url, close) -> None:
+    project = _project(tmp_path, store_url, n_items=12, overlap=2, max_overlap=4)
+    close(project)
+    item = project.next_tasks(1, annotator="p1")[0]
+    second = next(x for x in project.next_tasks(20, annotator="p2") if x.item_id == item.item_id)
+    project.annotate(item.item_id, "a", annotator="p1", task_id=item.id)
+    assert project.annotate(item.item_id, "a", annotator="p2", task_id=second.id).decided
