@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         ge=1,
         description="The sliding window of login_max_failures; then logins get 429 + Retry-After.",
     )
+    job_heartbeat_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often a worker beats for its jobs; one silent for 3 beats is run again.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

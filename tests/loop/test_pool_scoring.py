@@ -16,17 +16,19 @@ from typing import Any
 import numpy as np
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from labelloop.errors import ConfigError
 from labelloop.learn.batch_scoring import BatchScorer, import_ray, score_batches
 from labelloop.learn.features import TfidfFeaturizer
 from labelloop.learn.models import LogisticModel
+from labelloop.loop import scoring
 from labelloop.loop.pool_scoring import gather, score_pool
 from labelloop.loop.project import Project, connect
 from labelloop.loop.scoring import model_inputs, rescore
 from labelloop.settings import Settings
 from labelloop.store import tables as t
+from labelloop.store.bulk import insert_rows
 
 # Ray Data's DataContext sets its own deprecated fields when it is first created.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
@@ -186,7 +188,9 @@ def test_local_and_ray_pool_scoring_agree_batch_by_batch(
     }
 
 
-def test_rescore_writes_the_predictions_batch_by_batch(make_project: Any, tmp_path: Path) -> None:
+def test_rescore_writes_the_predictions_batch_by_batch(
+    make_project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = make_project("reviews")
     _import_and_label(project, tmp_path)
     assert project.train() is not None
@@ -199,15 +203,13 @@ def test_rescore_writes_the_predictions_batch_by_batch(make_project: Any, tmp_pa
         conn.execute(t.predictions.delete())  # training scored the pool already
     inserts: list[int] = []
 
-    def count(conn: Any, clause: Any, multiparams: Any, params: Any, options: Any) -> None:
-        if getattr(clause, "table", None) is t.predictions and clause.is_insert:
-            inserts.append(len(multiparams))
+    def counted(conn: Any, table: Any, rows: Any) -> None:
+        if table is t.predictions:
+            inserts.append(len(rows))
+        insert_rows(conn, table, rows)
 
-    event.listen(project.engine, "before_execute", count)
-    try:
-        rescore(project, loaded, version_id, batch_size=16)
-    finally:
-        event.remove(project.engine, "before_execute", count)
+    monkeypatch.setattr(scoring, "insert_rows", counted)
+    rescore(project, loaded, version_id, batch_size=16)
     assert inserts == [16] * 7 + [8]
     with project.engine.connect() as conn:
         stored = conn.execute(

@@ -9,7 +9,7 @@ work spreads over the cluster. Each scored batch comes back decoded: labels and 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,9 +101,10 @@ def record_batches(
 
 
 def gather(
-    item_ids: np.ndarray, batches: list[ScoredBatch], n_classes: int
+    item_ids: np.ndarray, batches: Iterable[ScoredBatch], n_classes: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and confidences of the sorted ``item_ids``, placed from scored batches."""
+    """Probabilities and confidences of the sorted ``item_ids``, placed from scored batches as
+    they arrive."""
     proba = np.empty((len(item_ids), n_classes))
     confidence = np.empty(len(item_ids))
     seen = np.zeros(len(item_ids), dtype=bool)

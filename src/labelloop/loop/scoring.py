@@ -10,9 +10,11 @@ from scipy import sparse
 from sqlalchemy import bindparam, select
 
 from labelloop.learn.strategies import STRATEGIES, Pool, make_strategy
+from labelloop.loop.labelcodec import decode
 from labelloop.loop.pool_scoring import BATCH, gather, score_pool
 from labelloop.loop.queue import SUSPECT_PRIORITY
 from labelloop.store import tables as t
+from labelloop.store.bulk import insert_rows
 
 if TYPE_CHECKING:
     from labelloop.loop.project import LoadedModel, Project
@@ -39,32 +41,31 @@ def rescore(
 ) -> None:
     """Store every item's prediction under ``model_version_id`` and reorder the queue.
 
-    The pool is scored in batches, in-process or on Ray (:mod:`labelloop.loop.pool_scoring`);
-    the batches are written once all are scored, in one transaction, so the store's write lock
-    is not held while the model runs.
+    The pool is scored in batches, in-process or on Ray (:mod:`labelloop.loop.pool_scoring`),
+    into arrays; then, in one transaction (so the store's write lock is not held while the model
+    runs, and readers never see half a version), predictions and priorities are written a batch
+    at a time. No step holds a Python object per pool item.
     """
     cache = project.features()
     X = model_inputs(project, loaded.featurizer, cache.item_ids)
-    scored = list(score_pool(project, loaded, cache.item_ids, X, batch_size=batch_size))
-    proba, confidence = gather(cache.item_ids, scored, len(project.config.labels))
+    batches = score_pool(project, loaded, cache.item_ids, X, batch_size=batch_size)
+    proba, confidence = gather(cache.item_ids, batches, len(project.config.labels))
     with project.writer.begin() as conn:
-        for batch in scored:
-            conn.execute(
-                t.predictions.insert(),
-                [
-                    {
-                        "item_id": int(i),
-                        "model_version_id": model_version_id,
-                        "label": lab,
-                        "confidence": float(c),
-                    }
-                    for i, lab, c in zip(
-                        batch.item_ids, batch.labels, batch.confidence, strict=True
-                    )
-                ],
-            )
+        for at in range(0, len(cache.item_ids), batch_size):
+            ids = cache.item_ids[at : at + batch_size]
+            labels, _ = decode(project.config, proba[at : at + batch_size])
+            rows = [
+                {
+                    "item_id": int(i),
+                    "model_version_id": model_version_id,
+                    "label": lab,
+                    "confidence": float(c),
+                }
+                for i, lab, c in zip(ids, labels, confidence[at : at + batch_size], strict=True)
+            ]
+            insert_rows(conn, t.predictions, rows)
         _prune(conn, project, model_version_id)
-        reorder(project, conn, X, proba, confidence)
+        reorder(project, conn, X, proba, confidence, batch_size=batch_size)
 
 
 def _prune(conn: Any, project: Project, keep_id: int) -> None:
@@ -85,8 +86,17 @@ def _prune(conn: Any, project: Project, keep_id: int) -> None:
     conn.execute(t.predictions.delete().where(t.predictions.c.model_version_id.in_(stale)))
 
 
-def reorder(project: Project, conn: Any, X: Any, proba: np.ndarray, confidence: np.ndarray) -> None:
-    """Give waiting items priorities: the strategy's chosen head first, the rest by uncertainty.
+def reorder(
+    project: Project,
+    conn: Any,
+    X: Any,
+    proba: np.ndarray,
+    confidence: np.ndarray,
+    *,
+    batch_size: int = BATCH,
+) -> None:
+    """Give waiting items priorities: the strategy's chosen head first, the rest by uncertainty,
+    written ``batch_size`` at a time.
 
     Holdout, audit and suspected-error items keep their places in front of the queue.
     """
@@ -125,10 +135,10 @@ def reorder(project: Project, conn: Any, X: Any, proba: np.ndarray, confidence: 
     )
     priority = 1.0 - confidence[rows]
     priority[head] = 2.0 - np.arange(len(head)) / len(head)
-    conn.execute(
-        i.update().where(i.c.id == bindparam("item_id")),
-        [{"item_id": int(a), "priority": float(p)} for a, p in zip(waiting, priority, strict=True)],
-    )
+    update = i.update().where(i.c.id == bindparam("item_id"))
+    for at in range(0, len(waiting), batch_size):
+        chunk = zip(waiting[at : at + batch_size], priority[at : at + batch_size], strict=True)
+        conn.execute(update, [{"item_id": int(a), "priority": float(p)} for a, p in chunk])
 
 
 def _strategy(project: Project) -> Any:

@@ -5,13 +5,14 @@ uvicorn --factory labelloop.server.app:create_app
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from labelloop.server import errors
+from labelloop.server import errors, jobs
 from labelloop.server.limits import BodyLimit
 from labelloop.server.logs import configure_logging
 from labelloop.server.metrics import Metrics
@@ -36,10 +37,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = connect(settings)
         app.state.engine = engine
         app.state.projects = ProjectCache(engine, settings)
+        beating = asyncio.create_task(
+            jobs.keep_alive(
+                engine, app.state.projects.get, interval=settings.job_heartbeat_seconds
+            )
+        )
         log.info("started", extra={"store": engine.dialect.name})
         try:
             yield
         finally:
+            beating.cancel()
             app.state.projects.close()
             engine.dispose()
             log.info("stopped")

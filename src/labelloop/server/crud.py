@@ -1,19 +1,13 @@
-"""Read queries and job records the routes need beyond the library API (keyword-only)."""
+"""Read queries the routes need beyond the library API (keyword-only)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, select
 
-from labelloop.errors import InputFileError, LabelloopError, NotFoundError
-from labelloop.server.errors import rejects_json
+from labelloop.errors import NotFoundError
 from labelloop.store import tables as t
-from labelloop.store.engine import writer
-
-log = logging.getLogger(__name__)
 
 # -- projects, items ----------------------------------------------------------------------
 
@@ -138,89 +132,3 @@ def dataset_version(engine: Engine, *, project_id: int, version_id: int) -> dict
     if row is None:
         raise NotFoundError(f"no dataset version {version_id} in this project")
     return dict(row._mapping)
-
-
-# -- jobs ---------------------------------------------------------------------------------
-
-
-def create_job(engine: Engine, *, kind: str, project_id: int | None, created_by: str) -> int:
-    """Record a queued job."""
-    with writer(engine).begin() as conn:
-        return t.inserted_id(
-            conn.execute(
-                t.jobs.insert().values(
-                    project_id=project_id,
-                    kind=kind,
-                    status="queued",
-                    progress=0,
-                    created_by=created_by,
-                )
-            )
-        )
-
-
-def update_job(engine: Engine, *, job_id: int, **values: Any) -> None:
-    """Set fields of a job."""
-    if values.get("status") in ("done", "failed"):
-        values["finished_at"] = t.utcnow()
-    with writer(engine).begin() as conn:
-        conn.execute(t.jobs.update().where(t.jobs.c.id == job_id).values(**values))
-
-
-def get_job(engine: Engine, *, job_id: int) -> dict[str, Any]:
-    """A job with its project's name."""
-    j = t.jobs
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(
-                j.c.id,
-                j.c.kind,
-                t.projects.c.name.label("project"),
-                j.c.status,
-                j.c.progress,
-                j.c.result,
-                j.c.error,
-                j.c.created_by,
-                j.c.created_at,
-                j.c.finished_at,
-            )
-            .outerjoin(t.projects, t.projects.c.id == j.c.project_id)
-            .where(j.c.id == job_id)
-        ).first()
-    if row is None:
-        raise NotFoundError(f"no job {job_id}")
-    return dict(row._mapping)
-
-
-def run_job(
-    engine: Engine,
-    *,
-    job_id: int,
-    work: Callable[[Callable[[int], None]], dict[str, Any] | None],
-) -> None:
-    """Run ``work(progress)`` as job ``job_id``: queued → running → done or failed.
-
-    Errors are recorded on the job, never raised: a background task has nobody to raise to.
-    """
-    update_job(engine, job_id=job_id, status="running")
-
-    def progress(done: int) -> None:
-        update_job(engine, job_id=job_id, progress=done)
-
-    try:
-        result = work(progress)
-    except InputFileError as exc:
-        update_job(
-            engine,
-            job_id=job_id,
-            status="failed",
-            error=str(exc),
-            result={"rejects": rejects_json(exc)},
-        )
-    except LabelloopError as exc:
-        update_job(engine, job_id=job_id, status="failed", error=str(exc))
-    except Exception as exc:  # a bug: keep the server up, record it, log the traceback
-        log.exception("job %s failed", job_id)
-        update_job(engine, job_id=job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
-    else:
-        update_job(engine, job_id=job_id, status="done", result=result)

@@ -128,6 +128,7 @@ class JobOut(BaseModel):
     progress: int
     result: dict[str, Any] | None
     error: str | None
+    attempts: int  # runs so far; above 1 when a worker died and another ran it again
     created_by: str
     created_at: Timestamp
     finished_at: Timestamp | None

@@ -284,6 +284,10 @@ jobs = Table(
     Column("progress", Integer, nullable=False, default=0),
     Column("result", JSON, nullable=True),
     Column("error", Text, nullable=True),
+    Column("params", JSON, nullable=True),  # what to run again if its worker dies
+    Column("owner", String(100), nullable=True),  # host:pid:token of the worker running it
+    _ts("heartbeat_at", nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
     Column("created_by", String(100), nullable=False),
     _ts("created_at"),
     _ts("finished_at", nullable=True),

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, UploadFile
-from sqlalchemy import Engine
 
 from labelloop.errors import ConfigError, InputFileError, PermissionDenied
 from labelloop.io.formats import FORMATS as _READ_FORMATS
 from labelloop.loop.project import Project
-from labelloop.server import crud
+from labelloop.server import crud, jobs
 from labelloop.server.deps import (
     MAX_ROW_ID,
     CurrentUser,
@@ -24,6 +23,7 @@ from labelloop.server.deps import (
     ProjectDep,
     RowId,
 )
+from labelloop.server.jobs import Progress
 from labelloop.server.limits import upload_too_large
 from labelloop.server.schemas import ItemOut, JobAccepted, JobOut
 from labelloop.settings import Settings
@@ -45,32 +45,27 @@ def _as_uploaded(exc: InputFileError, path: Path) -> InputFileError:
     )
 
 
-def _import(
-    engine: Engine,
-    project: Project,
-    job_id: int,
-    path: Path,
-    fmt: str | None,
-    skip_invalid: bool,
-    gold: bool,
-    actor: str,
-) -> None:
-    def work(progress: Any) -> dict[str, Any]:
-        try:
-            report = project.import_file(
-                path, fmt=fmt, skip_invalid=skip_invalid, progress=progress, gold=gold, actor=actor
-            )
-        except InputFileError as exc:
-            raise _as_uploaded(exc, path) from None
-        return {
-            "added": report.added,
-            "unchanged": report.unchanged,
-            "with_labels": report.with_labels,
-            "rejected": report.rejected,
-            "holdout_added": report.holdout_added,
-        }
-
-    crud.run_job(engine, job_id=job_id, work=work)
+@jobs.kind("import")
+def _import(project: Project, params: dict[str, Any], progress: Progress, actor: str) -> dict:
+    path = Path(params["path"])
+    try:
+        report = project.import_file(
+            path,
+            fmt=params["format"],
+            skip_invalid=params["skip_invalid"],
+            progress=progress,
+            gold=params["gold"],
+            actor=actor,
+        )
+    except InputFileError as exc:
+        raise _as_uploaded(exc, path) from None
+    return {
+        "added": report.added,
+        "unchanged": report.unchanged,
+        "with_labels": report.with_labels,
+        "rejected": report.rejected,
+        "holdout_added": report.holdout_added,
+    }
 
 
 def _save(file: UploadFile, path: Path, *, settings: Settings) -> None:
@@ -106,9 +101,14 @@ def upload(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}-{_safe_name(file.filename)}"
     _save(file, path, settings=project.settings)
-    job_id = crud.create_job(engine, kind="import", project_id=project.id, created_by=user.username)
-    background.add_task(
-        _import, engine, project, job_id, path, fmt, skip_invalid, gold, user.username
+    params = {"path": str(path), "format": fmt, "skip_invalid": skip_invalid, "gold": gold}
+    job_id = jobs.submit(
+        engine,
+        background,
+        kind="import",
+        project=project,
+        params=params,
+        created_by=user.username,
     )
     return JobAccepted(job_id=job_id)
 
@@ -116,7 +116,7 @@ def upload(
 @router.get("/jobs/{job_id}")
 def read_job(job_id: RowId, user: CurrentUser, engine: EngineDep) -> JobOut:
     """A job's state; only its creator or an admin may look."""
-    job = crud.get_job(engine, job_id=job_id)
+    job = jobs.get(engine, job_id=job_id)
     if job["created_by"] != user.username and user.role != "admin":
         raise PermissionDenied("only the job's creator or an admin may read it")
     return JobOut(**job)

@@ -6,24 +6,22 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks
-from sqlalchemy import Engine
 
 from labelloop.loop.project import Project
-from labelloop.server import crud
+from labelloop.server import crud, jobs
 from labelloop.server.deps import EngineDep, ModelReader, ModelTrainer, ProjectDep
+from labelloop.server.jobs import Progress
 from labelloop.server.schemas import JobAccepted, ModelOut
 
 router = APIRouter(prefix="/projects/{name}/models", tags=["models"])
 
 
-def _train(engine: Engine, project: Project, job_id: int, actor: str) -> None:
-    def work(_progress: Any) -> dict[str, Any]:
-        info = project.train(actor=actor)
-        if info is None:
-            return {"version": None, "reason": "too few labels, or a single class"}
-        return asdict(info)
-
-    crud.run_job(engine, job_id=job_id, work=work)
+@jobs.kind("train")
+def _train(project: Project, _params: dict[str, Any], _progress: Progress, actor: str) -> dict:
+    info = project.train(actor=actor)
+    if info is None:
+        return {"version": None, "reason": "too few labels, or a single class"}
+    return asdict(info)
 
 
 @router.get("")
@@ -37,6 +35,7 @@ def train(
     user: ModelTrainer, project: ProjectDep, engine: EngineDep, background: BackgroundTasks
 ) -> JobAccepted:
     """Train, evaluate and maybe promote a model version, as a background job."""
-    job_id = crud.create_job(engine, kind="train", project_id=project.id, created_by=user.username)
-    background.add_task(_train, engine, project, job_id, user.username)
+    job_id = jobs.submit(
+        engine, background, kind="train", project=project, params={}, created_by=user.username
+    )
     return JobAccepted(job_id=job_id)
