@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -100,3 +107,70 @@ def server(store_url: str, tmp_path: Path) -> Iterator[Server]:
         for role in ROLES:
             srv.tokens[role] = srv.add_user(role, role)
         yield srv
+
+
+#: ``serve_process(settings, log, *serve_args, env=None)``: a context manager yielding the
+#: child process and its base URL.
+ServeProcess = Callable[..., AbstractContextManager[tuple[subprocess.Popen[bytes], str]]]
+START_TIMEOUT = 120  # seconds: several workers importing scikit-learn on two shared cores
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _serve_process(
+    settings: Settings, log: Path, *serve_args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``labelloop serve`` as a child process on ``settings``' store and a free port, its output
+    in ``log``; ready once ``/api/v1/ready`` answers 200; terminated (then killed) at the end."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from labelloop.cli.main import app; app()",
+        "--data-dir",
+        str(settings.data_dir),
+        "--db",
+        str(settings.database_url),
+        "serve",
+        "--port",
+        str(port),
+        *serve_args,
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, env=env or dict(os.environ), stdout=out, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"labelloop serve exited: {log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{base}/api/v1/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"labelloop serve was not ready in {START_TIMEOUT} s")
+            time.sleep(0.1)
+        yield proc, base
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def serve_process() -> ServeProcess:
+    """Start ``labelloop serve`` as a real child process (see :func:`_serve_process`)."""
+    return _serve_process

@@ -13,14 +13,10 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +32,6 @@ from labelloop.store import tables as t
 
 API = "/api/v1/projects/demo/tasks"
 LEASE_SECONDS = 10
-START_TIMEOUT = 60  # seconds for a server to answer /health
 HTTP_TIMEOUT = 30
 
 
@@ -118,56 +113,6 @@ def store(store_url: str, tmp_path: Path) -> Store:
 def busy_store(store_url: str, tmp_path: Path) -> Store:
     """1,500 items: enough work for three clients through a database restart."""
     return _make_store(store_url, tmp_path, 1500)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _server(store: Store, log_name: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """``labelloop serve`` on a free port; yields the process and its base URL."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "LABELLOOP_DATABASE_URL": store.url,
-        "LABELLOOP_DATA_DIR": str(store.settings.data_dir),
-    }
-    command = [
-        sys.executable,
-        "-c",
-        "from labelloop.cli.main import app; app()",
-        "serve",
-        "--port",
-        str(port),
-    ]
-    with (store.tmp / log_name).open("wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited: {(store.tmp / log_name).read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not start in {START_TIMEOUT} s")
-            time.sleep(0.1)
-        yield proc, base
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _client(base: str, token: str, log: Log, stop: threading.Event, lease: int = 3) -> None:
@@ -264,9 +209,9 @@ def _check_store(store: Store, user: User, logs: list[Log]) -> None:
             assert (stored.task_id, stored.client_key) == (s.task_id, f"{user.id}:{s.client_key}")
 
 
-def test_sigkill_mid_stream_loses_no_acknowledged_answer(store: Store):
+def test_sigkill_mid_stream_loses_no_acknowledged_answer(store: Store, serve_process: Any):
     log, stop = Log(), threading.Event()
-    with _server(store, "serve-1.log") as (proc, base):
+    with serve_process(store.settings, store.tmp / "serve-1.log") as (proc, base):
         client = threading.Thread(target=_client, args=(base, store.tokens["ann1"], log, stop))
         client.start()
         _wait_for(lambda: len(log.acked) >= 12, 60, "12 acknowledged answers")
@@ -291,7 +236,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_answer(store: Store):
     abandoned = {task: item for task, item in log.leased.items() if task not in answered}
     abandoned.update(held)
 
-    with _server(store, "serve-2.log") as (_proc, base):
+    with serve_process(store.settings, store.tmp / "serve-2.log") as (_proc, base):
         # The same keys again: the unacknowledged ones (stored or not) and some acknowledged ones.
         again = _resend(base, store.tokens["ann1"], unacked + acked[:5])
         for s, answer in zip(unacked, again, strict=False):
@@ -329,7 +274,9 @@ def _pg_cluster(url: str) -> tuple[str, str] | None:
 
 
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
-def test_server_recovers_from_a_postgresql_restart_under_load(busy_store: Store):
+def test_server_recovers_from_a_postgresql_restart_under_load(
+    busy_store: Store, serve_process: Any
+):
     store = busy_store
     cluster = _pg_cluster(store.url)
     reason = None
@@ -344,7 +291,7 @@ def test_server_recovers_from_a_postgresql_restart_under_load(busy_store: Store)
     assert cluster is not None
     names = ("ann1", "ann2", "ann3")
     logs, stop = {name: Log() for name in names}, threading.Event()
-    with _server(store, "serve.log") as (_proc, base):
+    with serve_process(store.settings, store.tmp / "serve.log") as (_proc, base):
         clients = [
             threading.Thread(target=_client, args=(base, store.tokens[n], logs[n], stop, 1))
             for n in names

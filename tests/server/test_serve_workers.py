@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,14 +19,7 @@ from labelloop.accounts.users import create_token, create_user
 from labelloop.loop.project import Project, connect
 from labelloop.settings import Settings
 
-START_TIMEOUT = 120  # two workers importing scikit-learn on two shared cores
 N_LISTS = 12
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _prepare(settings: Settings, tmp: Path) -> dict[str, str]:
@@ -62,47 +52,17 @@ def _prepare(settings: Settings, tmp: Path) -> dict[str, str]:
         engine.dispose()
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"labelloop serve exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"labelloop serve was not ready in {START_TIMEOUT} s")
-        time.sleep(0.2)
-
-
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
-def test_serve_two_workers_on_postgresql(store_url: str, tmp_path: Path) -> None:
+def test_serve_two_workers_on_postgresql(
+    store_url: str, tmp_path: Path, serve_process: Any
+) -> None:
     settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
     tokens = _prepare(settings, tmp_path)
-    port, log = _free_port(), tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env |= {"LABELLOOP_LOG_FORMAT": "json", "LABELLOOP_METRICS_TOKEN": "scrape-me"}
-    command = [
-        sys.executable,
-        "-c",
-        "from labelloop.cli.main import app; app()",
-        "--data-dir",
-        str(settings.data_dir),
-        "--db",
-        store_url,
-        "serve",
-        "--workers",
-        "2",
-        "--port",
-        str(port),
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=out)
-    base = f"http://127.0.0.1:{port}/api/v1"
-    try:
-        _wait_ready(proc, base, log)
+    log = tmp_path / "serve.log"
+    with serve_process(settings, log, "--workers", "2", env=env) as (_proc, url):
+        base = f"{url}/api/v1"
         admin = {"Authorization": f"Bearer {tokens['admin']}"}
         worker = {"Authorization": f"Bearer {tokens['annotator']}"}
         for _ in range(N_LISTS):  # a new connection each: the workers share the socket
@@ -118,13 +78,6 @@ def test_serve_two_workers_on_postgresql(store_url: str, tmp_path: Path) -> None
         assert httpx.get(f"{base}/metrics").status_code == 401
         scraped = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer scrape-me"})
         assert scraped.status_code == 200
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
     got = {
         (s.name, frozenset(s.labels.items())): s.value

@@ -9,11 +9,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from labelloop._validation import check_int
 from labelloop.quality.aggregation.base import (
-    Aggregator,
+    EMAggregator,
     answer_matrix,
-    check_positive,
     expected_accuracy,
     normalise_log,
 )
@@ -21,7 +19,7 @@ from labelloop.quality.aggregation.majority import weighted_vote
 from labelloop.quality.long_table import LongTable
 
 
-class DawidSkene(Aggregator):
+class DawidSkene(EMAggregator):
     """Full Dawid-Skene: ``confusions_[a, k, l]`` = P(annotator ``a`` says ``l`` | truth ``k``).
 
     EM starts from the majority's vote shares. The M-step is a MAP estimate: ``alpha``
@@ -35,23 +33,6 @@ class DawidSkene(Aggregator):
     (n_annotators × n_labels × n_labels), ``skills_`` (the mean posterior of the labels each
     annotator gave) and ``log_likelihood_``.
     """
-
-    def __init__(
-        self,
-        max_iter: int = 100,
-        tol: float = 1e-6,
-        alpha: float = 0.01,
-        random_state: int | np.random.Generator | None = None,
-    ) -> None:
-        self.max_iter = max_iter
-        self.tol = tol
-        self.alpha = alpha
-        self.random_state = random_state
-
-    def _validate_params(self) -> None:
-        check_int("DawidSkene", "max_iter", self.max_iter)
-        check_positive("DawidSkene", "tol", self.tol)
-        check_positive("DawidSkene", "alpha", self.alpha, allow_zero=True)
 
     def _fit(self, table: LongTable) -> np.ndarray:
         n_annotators, k = table.n_annotators, table.n_labels

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from labelloop._validation import check_int
-from labelloop.quality.aggregation.base import Aggregator, check_positive, normalise_log
+from labelloop.quality.aggregation.base import EMAggregator, normalise_log
 from labelloop.quality.aggregation.majority import weighted_vote
 from labelloop.quality.long_table import LongTable
 
 
-class OneCoinDawidSkene(Aggregator):
+class OneCoinDawidSkene(EMAggregator):
     """Dawid-Skene with ``P(says l | truth k) = p_a`` if ``l == k`` else ``(1 - p_a) / (K - 1)``.
 
     EM from the majority's vote shares; the M-step adds ``alpha`` pseudo-answers, right and wrong,
@@ -20,23 +19,6 @@ class OneCoinDawidSkene(Aggregator):
     or after ``max_iter`` iterations. Learned: ``skills_`` (the accuracies ``p_a``), ``priors_``,
     ``n_iter_`` and ``log_likelihood_`` beside ``posteriors_`` and ``labels_``.
     """
-
-    def __init__(
-        self,
-        max_iter: int = 100,
-        tol: float = 1e-5,
-        alpha: float = 0.01,
-        random_state: int | np.random.Generator | None = None,
-    ) -> None:
-        self.max_iter = max_iter
-        self.tol = tol
-        self.alpha = alpha
-        self.random_state = random_state
-
-    def _validate_params(self) -> None:
-        check_int("OneCoinDawidSkene", "max_iter", self.max_iter)
-        check_positive("OneCoinDawidSkene", "tol", self.tol)
-        check_positive("OneCoinDawidSkene", "alpha", self.alpha, allow_zero=True)
 
     def _fit(self, table: LongTable) -> np.ndarray:
         k = table.n_labels
