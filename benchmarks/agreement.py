@@ -6,7 +6,9 @@ table (200,000 items, 50 annotators, ~5 per item, 5 ordered labels), against the
 package given the (annotators x items) matrix with NaN for missing (built outside the timing,
 while ours starts from the long table and encodes it); Cohen's kappa of two raters on
 1,000,000 items against scikit-learn; pairwise Cohen over the synthetic table's annotator pairs
-against a loop of scikit-learn over each pair's shared items (value: mean kappa over pairs).
+against a loop of scikit-learn over each pair's shared items (value: mean kappa over pairs); the
+bootstrap interval of nominal alpha (200 resamples, value: its lower end) by ``alpha_interval``
+against ``bootstrap_interval`` recomputing alpha on every resample.
 
 Run: ``python benchmarks/agreement.py [--quick] [--repeats 3]``.
 """
@@ -29,7 +31,13 @@ import numpy as np
 from sklearn.metrics import cohen_kappa_score
 
 from benchmarks.datasets import data_dir
-from labelloop.quality.agreement import cohen_kappa, krippendorff_alpha, pairwise_cohen
+from labelloop.quality.agreement import (
+    alpha_interval,
+    bootstrap_interval,
+    cohen_kappa,
+    krippendorff_alpha,
+    pairwise_cohen,
+)
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,18 @@ def run(*, quick: bool = False, repeats: int = 3) -> list[Row]:
         ours = timed(lambda lv=level: krippendorff_alpha(*table, level=lv), repeats)
         ref = timed(lambda lv=level: krippendorff.alpha(data, level_of_measurement=lv), repeats)
         rows.append(Row(f"alpha {level}", name, ours[0], ref[0], ours[1], ref[1]))
+
+    # The dashboard's interval: our weighted-coincidence resampling against the generic
+    # bootstrap recomputing alpha per resample (value: the interval's lower end).
+    resamples = 20 if quick else 200
+    ours = timed(lambda: alpha_interval(*table, n_resamples=resamples, random_state=0).low, 1)
+    ref = timed(
+        lambda: bootstrap_interval(
+            krippendorff_alpha, *table, n_resamples=resamples, random_state=0
+        ).low,
+        1,
+    )
+    rows.append(Row(f"alpha CI x{resamples}", name, ours[0], ref[0], ours[1], ref[1]))
 
     ours = timed(
         lambda: float(np.mean(pairwise_cohen(*table, label_order=[1, 2, 3, 4, 5]).kappa)), repeats

@@ -13,6 +13,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from labelloop.errors import ConfigError
 from labelloop.quality.agreement import (
+    alpha_interval,
     bootstrap_interval,
     by_slice,
     cohen_kappa,
@@ -232,6 +233,43 @@ def test_bootstrap_interval_validates_parameters() -> None:
         bootstrap_interval(krippendorff_alpha, *table, n_resamples=0)
     with pytest.raises(ValueError, match="'confidence' parameter of bootstrap_interval"):
         bootstrap_interval(krippendorff_alpha, *table, confidence=95)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_alpha_interval_is_the_bootstrap_of_alpha(level: str) -> None:
+    """The weighted-coincidence resampling gives the generic bootstrap's interval exactly."""
+    items, annotators, labels = random_table(3, n_items=300)
+    fast = alpha_interval(items, annotators, labels, level=level, n_resamples=60, random_state=5)
+    measure = partial(krippendorff_alpha, level=level)
+    slow = bootstrap_interval(measure, items, annotators, labels, n_resamples=60, random_state=5)
+    assert fast.estimate == pytest.approx(slow.estimate, abs=1e-12)
+    assert (fast.low, fast.high) == pytest.approx((slow.low, slow.high), abs=1e-12)
+    assert fast.low < fast.estimate < fast.high
+
+
+def test_alpha_interval_keeps_single_answer_items_in_the_draw() -> None:
+    # Items with one answer cannot be paired, but they are drawn like any item, as the generic
+    # bootstrap draws them: the intervals agree only if both count them.
+    items, annotators, labels = random_table(4, n_items=200)
+    lonely = np.arange(1000, 1100)
+    items = np.concatenate([items, lonely])
+    annotators = np.concatenate([annotators, np.full(100, annotators[0])])
+    labels = np.concatenate([labels, labels[:100]])
+    fast = alpha_interval(items, annotators, labels, n_resamples=40, random_state=1)
+    slow = bootstrap_interval(
+        krippendorff_alpha, items, annotators, labels, n_resamples=40, random_state=1
+    )
+    assert (fast.low, fast.high) == pytest.approx((slow.low, slow.high), abs=1e-12)
+
+
+def test_alpha_interval_validates_parameters() -> None:
+    table = random_table(0)
+    with pytest.raises(ValueError, match="'n_resamples' parameter of alpha_interval"):
+        alpha_interval(*table, n_resamples=0)
+    with pytest.raises(ValueError, match="'level' parameter of alpha_interval"):
+        alpha_interval(*table, level="cardinal")
+    with pytest.raises(ConfigError, match="no item has two or more annotations"):
+        alpha_interval([1, 2], ["a", "b"], ["x", "y"])
 
 
 # ---------------------------------------------------------------- missing values and errors

@@ -134,8 +134,11 @@ class VoteModel:
         self._lock = threading.Lock()
 
     def posterior(self, votes: dict[str, str]) -> tuple[str, float]:
-        """The best label key for ``votes`` (annotator → label key) and its posterior."""
-        skills = None if self.method == "majority" else self._refreshed()
+        """The best label key for ``votes`` (annotator → label key) and its posterior, from the
+        latest fit (made here only if none was made yet: see :meth:`refresh`)."""
+        skills = None
+        if self.method != "majority":
+            skills = self._skills if self._fitted_on else self.refresh()
         if skills is None:  # majority vote, or too few answers to learn anyone's skill yet
             (top, count), *_ = Counter(votes.values()).most_common()
             return top, count / len(votes)
@@ -143,7 +146,14 @@ class VoteModel:
         best = int(post.argmax())
         return skills.keys[best], float(post[best])
 
-    def _refreshed(self) -> Skills | None:
+    def refresh(self) -> Skills | None:
+        """Refit if the answers grew by a tenth since the last fit; return what it learned.
+
+        A submission calls this before its write transaction, so a fit over a large project
+        never holds the store's write lock.
+        """
+        if self.method == "majority":
+            return None
         with self._lock, self.project.engine.connect() as conn:
             newest = (
                 conn.execute(

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from labelloop._validation import check_fraction, check_int
 from labelloop.loop.aggregating import answers_table, label_key
 from labelloop.quality.agreement import (
-    bootstrap_interval,
+    alpha_interval,
     fleiss_kappa,
     krippendorff_alpha,
     pairwise_cohen,
@@ -154,8 +154,7 @@ def _alpha_interval(
     confidence: float,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    interval = bootstrap_interval(
-        krippendorff_alpha,
+    interval = alpha_interval(
         items,
         annotators,
         labels,

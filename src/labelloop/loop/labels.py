@@ -71,6 +71,8 @@ def annotate(
         found = _by_key(project, client_key)
         if found is not None:
             return found
+    if project.config.max_overlap() > project.config.tasks.overlap:
+        project.aggregator().refresh()  # a refit, when one is due, outside the write lock
     try:
         with project.writer.begin() as conn:
             return _record(conn, project, item_id, label, annotator, task_id, client_key, flag)

@@ -6,10 +6,11 @@
 * :func:`pairwise_cohen` — kappa and shared items of every annotator pair;
 * :func:`per_label_agreement` — one-vs-rest nominal alpha for each label;
 * :func:`by_slice` — any of these per metadata slice;
-* :func:`bootstrap_interval` — a confidence interval over items for any of these.
+* :func:`bootstrap_interval` — a confidence interval over items for any of these;
+* :func:`alpha_interval` — alpha and that interval, fast enough for millions of answers.
 """
 
-from labelloop.quality.agreement.alpha import krippendorff_alpha
+from labelloop.quality.agreement.alpha import alpha_interval, krippendorff_alpha
 from labelloop.quality.agreement.bootstrap import Interval, bootstrap_interval
 from labelloop.quality.agreement.cohen import cohen_kappa
 from labelloop.quality.agreement.fleiss import FleissKappa, fleiss_kappa
@@ -21,6 +22,7 @@ __all__ = [
     "FleissKappa",
     "Interval",
     "PairwiseKappa",
+    "alpha_interval",
     "bootstrap_interval",
     "by_slice",
     "cohen_kappa",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,12 +31,13 @@ def encode_observed(
     return table
 
 
-def pairable_counts(table: LongTable) -> np.ndarray:
-    """(n_units, n_labels) value counts of the items with two or more values (pairable units)."""
+def pairable_counts(table: LongTable, *, with_units: bool = False) -> Any:
+    """(n_units, n_labels) value counts of the items with two or more values (pairable units);
+    with ``with_units``, also each unit's item code."""
     counts = np.bincount(
         table.items * table.n_labels + table.labels, minlength=table.n_items * table.n_labels
     ).reshape(table.n_items, table.n_labels)
-    counts = counts[counts.sum(axis=1) >= 2]
-    if len(counts) == 0:
+    units = np.flatnonzero(counts.sum(axis=1) >= 2)
+    if len(units) == 0:
         raise ConfigError("no item has two or more annotations: agreement is undefined")
-    return counts
+    return (counts[units], units) if with_units else counts[units]

@@ -56,6 +56,11 @@ def bootstrap_interval(
         offset = np.arange(ends[-1]) - np.repeat(ends - size, size)
         rows = order[np.repeat(starts[drawn], size) + offset]
         values[k] = measure(np.repeat(np.arange(len(drawn)), size), annotators[rows], labels[rows])
+    return percentile_interval(estimate, values, confidence)
+
+
+def percentile_interval(estimate: float, values: np.ndarray, confidence: float) -> Interval:
+    """The ``confidence`` percentile interval of resampled ``values`` (NaNs left out)."""
     values = values[~np.isnan(values)]
     if len(values) == 0:
         return Interval(estimate, float("nan"), float("nan"))
