@@ -179,3 +179,23 @@ def test_unanimous_answers_settle_without_extra_people(tmp_path, store_url, clos
     second = next(x for x in project.next_tasks(20, annotator="p2") if x.item_id == item.item_id)
     project.annotate(item.item_id, "a", annotator="p1", task_id=item.id)
     assert project.annotate(item.item_id, "a", annotator="p2", task_id=second.id).decided
+
+
+def test_the_answers_table_is_read_once_until_an_answer_changes(tmp_path, store_url, close):
+    from labelloop.loop.aggregating import answers_table
+
+    project = _project(tmp_path, store_url, overlap=2)
+    close(project)
+    tasks = project.next_tasks(2, annotator="ann")
+    project.annotate(tasks[0].item_id, "a", annotator="ann", task_id=tasks[0].id)
+    with project.engine.connect() as conn:
+        first = answers_table(conn, project)
+        assert answers_table(conn, project) is first  # nothing changed: the same table
+    assert first == ((tasks[0].item_id,), ("ann",), ("=a",))
+    project.annotate(tasks[1].item_id, "b", annotator="ann", task_id=tasks[1].id)
+    with project.engine.connect() as conn:
+        second = answers_table(conn, project)
+    assert second[0] == (tasks[0].item_id, tasks[1].item_id) and second[2] == ("=a", "=b")
+    project.retract(tasks[1].id, annotator="ann")
+    with project.engine.connect() as conn:
+        assert answers_table(conn, project) == first  # a retracted answer leaves the table

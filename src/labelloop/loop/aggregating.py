@@ -9,13 +9,14 @@ weight (Wawa). People the fit has not seen count as the average person; majority
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Text, cast, func, select
 
 from labelloop.quality.aggregation import make_aggregator
 from labelloop.store import tables as t
@@ -30,12 +31,24 @@ SHRINK = 10.0
 EM_SMOOTHING = 1.0
 
 
-def answers_table(conn: Any, project: Project) -> tuple[list[int], list[str], list[str]]:
+Answers = tuple[tuple[int, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def answers_table(conn: Any, project: Project) -> Answers:
     """Every unflagged annotator-tier answer to a pool item, as (items, annotators, label keys);
-    a person's latest answer per item."""
+    a person's latest answer per item.
+
+    Every change to answers appends to the audit log in the same transaction, so the table is
+    kept on the project until the log's newest event changes: the dashboard's reports, the
+    gates and the vote model share one read instead of one each.
+    """
+    newest = conn.execute(select(func.max(t.events.c.id))).scalar() or 0
+    cached = project.answers_cache
+    if cached is not None and cached[0] == newest:
+        return cached[1]
     a, tk, i = t.annotations, t.tasks, t.items
     rows = conn.execute(
-        select(a.c.item_id, a.c.annotator, a.c.label)
+        select(a.c.item_id, a.c.annotator, cast(a.c.label, Text))  # JSON text: decoded once each
         .join(i, i.c.id == a.c.item_id)
         .outerjoin(tk, tk.c.id == a.c.task_id)
         .where(
@@ -46,10 +59,20 @@ def answers_table(conn: Any, project: Project) -> tuple[list[int], list[str], li
         )
         .order_by(a.c.id)
     ).all()
-    latest = {(r.item_id, r.annotator): label_key(r.label) for r in rows}
-    items = [item for item, _ in latest]
-    annotators = [who for _, who in latest]
-    return items, annotators, list(latest.values())
+    keys: dict[str, str] = {}
+    latest = {}
+    for item, who, text in rows:
+        key = keys.get(text)
+        if key is None:
+            key = keys[text] = label_key(json.loads(text))
+        latest[item, who] = key
+    table: Answers = (
+        tuple(item for item, _ in latest),
+        tuple(who for _, who in latest),
+        tuple(latest.values()),
+    )
+    project.answers_cache = (newest, table)
+    return table
 
 
 def label_key(label: Any) -> str:

@@ -3,6 +3,7 @@ project's Dawid-Skene fit sees them (from their agreement with everyone else).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,7 +27,7 @@ def accuracy_interval(hits: float, n: int, confidence: float) -> tuple[float, fl
 
 
 def dawid_skene_skills(
-    items: list[int], annotators: list[str], labels: list[str]
+    items: Sequence[int], annotators: Sequence[str], labels: Sequence[str]
 ) -> dict[str, float]:
     """Each annotator's expected accuracy under a Dawid-Skene fit: the mean posterior of the
     labels they gave."""

@@ -16,6 +16,7 @@ A dataset version is certified only when every gate passes; a failing gate says 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -86,9 +87,9 @@ def _human_errors(
     project: Project,
     finals: list[Any],
     gold: dict[str, tuple[int, int]],
-    items: list[int],
-    annotators: list[str],
-    labels: list[str],
+    items: Sequence[int],
+    annotators: Sequence[str],
+    labels: Sequence[str],
 ) -> dict[str, Any]:
     min_gold = project.config.quality.min_gold_answers
     confidence = project.config.routing.confidence

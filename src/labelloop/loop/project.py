@@ -79,6 +79,8 @@ class Project:
         self._train_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._votes: Any = None
+        #: (newest audit event id, answers table) of :func:`aggregating.answers_table`.
+        self.answers_cache: tuple[int, Any] | None = None
         self.pending: Future[Any] | None = None
 
     # -- opening -------------------------------------------------------------------------
