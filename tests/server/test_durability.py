@@ -259,6 +259,61 @@ def test_sigkill_mid_stream_loses_no_acknowledged_answer(store: Store, serve_pro
     _check_store(store, store.users["ann1"], [log])
 
 
+def test_a_job_killed_with_its_server_is_run_again_by_the_next(store: Store, serve_process: Any):
+    """An import running when its server is SIGKILLed is taken over by the next server once its
+    heartbeat stops, and runs to the end once: all items, none twice."""
+    n_new = 60_000  # long enough an import to be killed while it runs
+    upload = store.tmp / "many.jsonl"
+    upload.write_text(
+        "".join(json.dumps({"id": f"n{k}", "text": f"new review {k}"}) + "\n" for k in range(n_new))
+    )
+    engine = create_engine(store.url)
+    try:
+        admin = create_user(engine, "boss", "a long enough password", "admin")
+        token = create_token(engine, admin, "test")
+    finally:
+        engine.dispose()
+    headers = {"Authorization": f"Bearer {token}"}
+    env = {**os.environ, "LABELLOOP_JOB_HEARTBEAT_SECONDS": "0.5"}
+    with serve_process(store.settings, store.tmp / "serve-1.log", env=env) as (proc, base):
+        with upload.open("rb") as fh:
+            resp = httpx.post(
+                f"{base}/api/v1/projects/demo/imports",
+                files={"file": ("many.jsonl", fh)},
+                headers=headers,
+                timeout=HTTP_TIMEOUT,
+            )
+        assert resp.status_code == 202, resp.text
+        job_url = f"{base}/api/v1/jobs/{resp.json()['job_id']}"
+
+        def running() -> bool:
+            job = httpx.get(job_url, headers=headers, timeout=HTTP_TIMEOUT).json()
+            assert job["status"] != "done", "the import ended before the kill: make it longer"
+            return bool(job["status"] == "running")
+
+        _wait_for(running, 30, "the import job to run")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    with serve_process(store.settings, store.tmp / "serve-2.log", env=env) as (_proc, base):
+        job_url = job_url.replace(job_url.split("/api/")[0], base)
+
+        def finished() -> bool:
+            job = httpx.get(job_url, headers=headers, timeout=HTTP_TIMEOUT).json()
+            return job["status"] in ("done", "failed")
+
+        _wait_for(finished, 120, "the orphaned import to be run again")
+        job = httpx.get(job_url, headers=headers, timeout=HTTP_TIMEOUT).json()
+    assert job["status"] == "done", job["error"]
+    assert job["attempts"] == 2 and job["result"]["added"] == n_new
+    engine = create_engine(store.url)
+    try:
+        with engine.connect() as conn:
+            keys = conn.execute(select(t.items.c.key)).scalars().all()
+    finally:
+        engine.dispose()
+    assert len(keys) == len(set(keys)) == 80 + n_new
+
+
 def _pg_cluster(url: str) -> tuple[str, str] | None:
     """(version, name) of the local cluster serving ``url``'s port, from pg_lsclusters."""
     port = re.search(r":(\d+)/", url)

@@ -22,6 +22,7 @@ from typing import Any
 
 from fastapi import BackgroundTasks
 from sqlalchemy import Engine, or_, select
+from sqlalchemy.exc import OperationalError
 
 from labelloop.errors import InputFileError, LabelloopError, NotFoundError
 from labelloop.loop.project import Project
@@ -42,7 +43,7 @@ STALE_BEATS = 3
 ACTIVE = ("queued", "running")
 
 _KINDS: dict[str, Work] = {}
-_running: set[int] = set()
+_running: dict[int, int] = {}  # job id -> progress, of the jobs this process runs
 _running_lock = threading.Lock()
 _owner: tuple[int, str] | None = None
 
@@ -128,7 +129,10 @@ def get(engine: Engine, *, job_id: int) -> dict[str, Any]:
         ).first()
     if row is None:
         raise NotFoundError(f"no job {job_id}")
-    return dict(row._mapping)
+    job = dict(row._mapping)
+    with _running_lock:  # fresher than the store's between two beats
+        job["progress"] = _running.get(job_id, job["progress"])
+    return job
 
 
 def run(engine: Engine, project: Project, job_id: int) -> None:
@@ -143,12 +147,15 @@ def run(engine: Engine, project: Project, job_id: int) -> None:
             )
         ).one()
     with _running_lock:
-        _running.add(job_id)
+        _running[job_id] = 0
     beat = {"owner": owner(), "heartbeat_at": t.utcnow()}
     update(engine, job_id=job_id, status="running", attempts=job.attempts + 1, **beat)
 
     def progress(done: int) -> None:
-        update(engine, job_id=job_id, progress=done, heartbeat_at=t.utcnow())
+        # Kept here and written by the next beat: the work may hold the store's write lock (an
+        # import is one transaction), and on SQLite a write from here would wait for it.
+        with _running_lock:
+            _running[job_id] = done
 
     try:
         result = _KINDS[job.kind](project, job.params or {}, progress, job.created_by)
@@ -169,18 +176,22 @@ def run(engine: Engine, project: Project, job_id: int) -> None:
         update(engine, job_id=job_id, status="done", result=result)
     finally:
         with _running_lock:
-            _running.discard(job_id)
+            _running.pop(job_id, None)
 
 
 def beat(engine: Engine) -> None:
-    """Touch the heartbeat of every job this process is running."""
+    """Write the heartbeat and progress of every job this process is running."""
     with _running_lock:
-        ids = sorted(_running)
-    if ids:
+        running = sorted(_running.items())
+    if running:
+        now = t.utcnow()
         with writer(engine).begin() as conn:
-            conn.execute(
-                t.jobs.update().where(t.jobs.c.id.in_(ids)).values(heartbeat_at=t.utcnow())
-            )
+            for job_id, done in running:
+                conn.execute(
+                    t.jobs.update()
+                    .where(t.jobs.c.id == job_id)
+                    .values(heartbeat_at=now, progress=done)
+                )
 
 
 def claim_orphans(engine: Engine, *, interval: float) -> list[tuple[int, str]]:
@@ -196,6 +207,8 @@ def claim_orphans(engine: Engine, *, interval: float) -> list[tuple[int, str]]:
             .where(stale)
             .order_by(j.c.id)
         ).all()
+    with _running_lock:  # alive here, only unable to beat while its work holds the store
+        rows = [row for row in rows if row.id not in _running]
     claimed = []
     for row in rows:
         # Claim by compare-and-set on the row still being stale: of several workers looking at
@@ -233,6 +246,8 @@ async def keep_alive(
                 threading.Thread(
                     target=run, args=(engine, project, job_id), name=f"job-{job_id}", daemon=True
                 ).start()
-        except Exception:  # the store is down for a moment: try again next beat
+        except OperationalError as exc:  # busy or down for a moment: try again next beat
+            log.warning("job heartbeat skipped: %s", exc.orig)
+        except Exception:
             log.exception("job heartbeat failed")
         await asyncio.sleep(interval)
