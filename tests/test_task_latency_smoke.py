@@ -13,15 +13,3 @@ def test_task_latency_runs_on_tiny_sizes():
     assert row.lost == 0
     assert row.doubled == 0
     assert "double assignments" in format_table([row])
-
-
-def test_task_latency_runs_against_a_server_process(tmp_path):
-    log = tmp_path / "server.log"
-    row = run_backend("sqlite", items=500, annotators=4, seconds=2, workers=1, server_log=log)
-    assert not row.refused, row.refused
-    assert row.workers == 1
-    assert row.requests > 0
-    assert not [k for k in row.errors if " 5" in k], row.errors
-    assert (row.double_assignments, row.lost, row.doubled) == (0, 0, 0)
-    assert log.exists()
-    assert "| 1 " in format_table([row])
