@@ -33,6 +33,7 @@ BENCHMARKS = (
     "label_efficiency",
     "hitl_cost",
     "task_latency",
+    "label_studio_load",
     "import_speed",
     "agreement",
     "label_errors",
@@ -48,8 +49,12 @@ def main() -> None:
     failed = []
     for name in BENCHMARKS:
         print(f"\n=== {name} ===", flush=True)
-        result = subprocess.run([sys.executable, str(here / f"{name}.py"), *extra],
-                                cwd=here.parent, env=None, check=False)
+        result = subprocess.run(
+            [sys.executable, str(here / f"{name}.py"), *extra],
+            cwd=here.parent,
+            env=None,
+            check=False,
+        )
         if result.returncode:
             failed.append(name)
     if failed:
