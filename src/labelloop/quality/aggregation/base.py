@@ -12,7 +12,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from labelloop._validation import check_int
 from labelloop.errors import NotFittedError
 from labelloop.quality.long_table import LongTable, encode
 
@@ -94,30 +93,6 @@ class Aggregator(BaseEstimator, ABC):  # type: ignore[misc]
     @abstractmethod
     def _fit(self, table: LongTable) -> np.ndarray:
         """Learn from ``table``; return posteriors, shape (n_items, n_labels), rows summing to 1."""
-
-
-class EMAggregator(Aggregator):
-    """An aggregator fitted by expectation-maximisation: at most ``max_iter`` iterations, until
-    the mean log-likelihood per answer changes by less than ``tol``; ``alpha`` pseudo-counts
-    smooth the M-step; ``random_state`` breaks ties between equally likely labels."""
-
-    def __init__(
-        self,
-        max_iter: int = 100,
-        tol: float = 1e-6,
-        alpha: float = 0.01,
-        random_state: int | np.random.Generator | None = None,
-    ) -> None:
-        self.max_iter = max_iter
-        self.tol = tol
-        self.alpha = alpha
-        self.random_state = random_state
-
-    def _validate_params(self) -> None:
-        owner = type(self).__name__
-        check_int(owner, "max_iter", self.max_iter)
-        check_positive(owner, "tol", self.tol)
-        check_positive(owner, "alpha", self.alpha, allow_zero=True)
 
 
 def check_positive(owner: str, name: str, value: Any, *, allow_zero: bool = False) -> float:

@@ -7,15 +7,9 @@ algorithm", Applied Statistics 28 (1), 1979.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
-from labelloop.quality.aggregation.base import (
-    EMAggregator,
-    answer_matrix,
-    expected_accuracy,
-    normalise_log,
-)
-from labelloop.quality.aggregation.majority import weighted_vote
+from labelloop.quality.aggregation.base import answer_matrix, expected_accuracy
+from labelloop.quality.aggregation.em import EMAggregator
 from labelloop.quality.long_table import LongTable
 
 
@@ -47,23 +41,12 @@ class DawidSkene(EMAggregator):
             priors = np.maximum(posteriors.sum(axis=0) + self.alpha, floor)
             return counts / counts.sum(axis=1, keepdims=True), priors / priors.sum()
 
-        posteriors = weighted_vote(table)
-        log_likelihood = -np.inf
-        n_iter = 0
-        for n_iter in range(1, self.max_iter + 1):  # noqa: B007 (read after the loop)
-            said_given_truth, priors = m_step(posteriors)
-            # E-step: log P(truth k) + the sum over the item's answers of log P(answer | truth k)
-            log_conf = np.log(said_given_truth).reshape(n_annotators * k, k)
-            joint = np.log(priors) + answers @ log_conf
-            posteriors = normalise_log(joint)
-            new = float(logsumexp(joint, axis=1).sum()) / len(table.items)
-            converged = abs(new - log_likelihood) < self.tol
-            log_likelihood = new
-            if converged:
-                break
-        said_given_truth, priors = m_step(posteriors)  # the parameters of the final posteriors
-        self.n_iter_ = n_iter
-        self.log_likelihood_ = log_likelihood
+        def log_joint(params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+            """log P(truth k) + the sum over the item's answers of log P(answer | truth k)."""
+            said_given_truth, priors = params
+            return np.log(priors) + answers @ np.log(said_given_truth).reshape(n_annotators * k, k)
+
+        posteriors, (said_given_truth, priors) = self._em(table, m_step, log_joint)
         self.priors_ = priors
         self.confusions_ = said_given_truth.transpose(0, 2, 1).copy()
         self.skills_ = expected_accuracy(table, posteriors)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
-from labelloop.quality.aggregation.base import EMAggregator, normalise_log
+from labelloop.quality.aggregation.em import EMAggregator
 from labelloop.quality.aggregation.majority import weighted_vote
 from labelloop.quality.long_table import LongTable
 
@@ -37,15 +36,10 @@ class OneCoinDawidSkene(EMAggregator):
             priors = np.maximum(posteriors.sum(axis=0) + self.alpha, eps)
             return skills, priors / priors.sum()
 
-        posteriors = weighted_vote(table)
-        log_likelihood = 0.0 if k == 1 else -np.inf
-        n_iter = 0
-        for n_iter in range(1, self.max_iter + 1):  # noqa: B007 (read after the loop)
-            if k == 1:  # one label: nothing to infer
-                break
-            skills, priors = m_step(posteriors)
-            # E-step: an answer adds log((1 - p) / (K - 1)) to every label and
-            # log(p) - log((1 - p) / (K - 1)) more to the label it names
+        def log_joint(params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+            """An answer adds log((1 - p) / (K - 1)) to every label and
+            log(p) - log((1 - p) / (K - 1)) more to the label it names."""
+            skills, priors = params
             wrong = np.log((1 - skills) / (k - 1))
             named = np.bincount(
                 cells,
@@ -55,14 +49,12 @@ class OneCoinDawidSkene(EMAggregator):
             every = np.bincount(
                 table.items, weights=wrong[table.annotators], minlength=table.n_items
             )
-            joint = named.reshape(-1, k) + every[:, None] + np.log(priors)
-            posteriors = normalise_log(joint)
-            new = float(logsumexp(joint, axis=1).sum()) / len(table.items)
-            converged = abs(new - log_likelihood) < self.tol
-            log_likelihood = new
-            if converged:
-                break
-        self.skills_, self.priors_ = m_step(posteriors)  # the parameters of the final posteriors
-        self.n_iter_ = n_iter
-        self.log_likelihood_ = log_likelihood
+            return named.reshape(-1, k) + every[:, None] + np.log(priors)
+
+        if k == 1:  # one label: nothing to infer
+            posteriors = weighted_vote(table)
+            self.n_iter_, self.log_likelihood_ = 1, 0.0
+            self.skills_, self.priors_ = m_step(posteriors)
+            return posteriors
+        posteriors, (self.skills_, self.priors_) = self._em(table, m_step, log_joint)
         return posteriors
