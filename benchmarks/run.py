@@ -8,6 +8,8 @@
   accuracy, beside the naive and union-bound rules and the true-label oracle;
 * ``task_latency``     — next-task + submit latency with concurrent annotators through the HTTP
   server, SQLite and PostgreSQL side by side;
+* ``login_burst``      — a burst of bad logins for one account while others work: password
+  hashes computed beside the limit, server peak RSS, the others' p50/p99 beside a quiet phase;
 * ``import_speed``     — importing 1,000,000 text items (JSONL, CSV) on SQLite and PostgreSQL:
   seconds, items/s and peak RSS, beside plain executemany and one INSERT per row;
 * ``agreement``        — Krippendorff's alpha on CIFAR-10H and a 200,000-item synthetic table beside
@@ -33,6 +35,7 @@ BENCHMARKS = (
     "label_efficiency",
     "hitl_cost",
     "task_latency",
+    "login_burst",
     "label_studio_load",
     "import_speed",
     "agreement",

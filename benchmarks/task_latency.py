@@ -131,11 +131,12 @@ def _prepare(url: str, settings: Settings, jsonl: Path, annotators: int) -> tupl
         start = time.perf_counter()
         project.import_file(jsonl)
         import_s = time.perf_counter() - start
-        project.close()
         tokens = []
         for k in range(annotators):
             user = create_user(engine, f"ann{k:03d}", "password-123", "annotator")
             tokens.append(create_token(engine, user, "bench"))
+            project.add_member(user.username)
+        project.close()
     finally:
         engine.dispose()
     return import_s, tokens

@@ -163,6 +163,18 @@ def test_members_get_tiers_and_skills(tmp_path: Path, env: dict[str, str]) -> No
     assert result.exit_code == 2 and "reviewer cannot work at the expert tier" in result.output
 
 
+def test_the_creator_is_a_member_and_members_can_be_removed(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    invoke(env, "user", "add", "ada", "--role", "reviewer", "--password", "long enough pw")
+    invoke(env, "init", str(tmp_path / "project.toml"), "--actor", "ada")
+    assert "ada" in invoke(env, "member", "list", "tickets")
+    assert "ada removed from tickets" in invoke(env, "member", "remove", "tickets", "ada")
+    assert "ada" not in invoke(env, "member", "list", "tickets")
+    result = runner.invoke(app, ["member", "remove", "tickets", "ada"], env=env)
+    assert result.exit_code == 2 and "'ada' is not a member" in result.output
+
+
 def test_gold_import_annotators_and_certify(tmp_path: Path, env: dict[str, str]) -> None:
     invoke(env, "init", str(tmp_path / "project.toml"))
     gold = tmp_path / "gold.jsonl"

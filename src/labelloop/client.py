@@ -145,9 +145,33 @@ class Client:
         result: dict[str, Any] = self._call("GET", "/auth/me")
         return result
 
-    def create_token(self, name: str) -> str:
-        """A new API token for the current user (shown once)."""
-        return str(self._call("POST", "/auth/tokens", json={"name": name})["token"])
+    def create_token(self, name: str, days: int | None = None) -> str:
+        """A new API token for the current user (shown once), valid ``days`` (default: the
+        server's ``LABELLOOP_TOKEN_DAYS``)."""
+        body: dict[str, Any] = {"name": name} if days is None else {"name": name, "days": days}
+        return str(self._call("POST", "/auth/tokens", json=body)["token"])
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """The current user's API tokens (id, name, dates; never the tokens themselves)."""
+        result: list[dict[str, Any]] = self._call("GET", "/auth/tokens")
+        return result
+
+    def revoke_token(self, token_id: int) -> None:
+        """Revoke one of the current user's API tokens."""
+        self._call("DELETE", f"/auth/tokens/{token_id}")
+
+    def change_password(self, old_password: str, new_password: str) -> dict[str, Any]:
+        """Change one's password; every session and API token of the user ends (this one too)."""
+        body = {"old_password": old_password, "new_password": new_password}
+        result: dict[str, Any] = self._call("POST", "/auth/password", json=body)
+        self._csrf = None
+        return result
+
+    def logout_everywhere(self) -> dict[str, Any]:
+        """End every session and API token of the current user (this one too)."""
+        result: dict[str, Any] = self._call("POST", "/auth/logout-everywhere")
+        self._csrf = None
+        return result
 
     def users(self) -> list[dict[str, Any]]:
         """Every active user (admins)."""

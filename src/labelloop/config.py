@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from labelloop.codec import label_name_problem
 from labelloop.errors import ConfigError, RuleError
 
 Tier = Literal["annotator", "reviewer", "expert"]
@@ -104,10 +105,15 @@ class RoutingConfig(_Strict):
 
 
 class TasksConfig(_Strict):
-    """How work is handed to people: distinct annotators per item, lease length."""
+    """How work is handed to people: distinct annotators per item, lease length, how many leases
+    one person may hold and how long an answer can be undone."""
 
     overlap: int = Field(default=1, ge=1, le=20)
     lease_seconds: int = Field(default=600, ge=10)
+    # Most open leases one person holds on the project: nobody can take the whole queue.
+    max_leases: int = Field(default=50, ge=1, le=1000)
+    # How long after answering a person may take their answer back (0: never).
+    undo_seconds: int = Field(default=60, ge=0, le=3600)
 
 
 class RetrainConfig(_Strict):
@@ -171,6 +177,9 @@ class ProjectConfig(_Strict):
     def _check_schema(self) -> ProjectConfig:
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("labels must be unique")
+        for name in self.labels:
+            if reason := label_name_problem(name, multi_label=self.multi_label):
+                raise ValueError(f"label {name!r} {reason}")
         if self.quality.max_overlap is not None and self.quality.max_overlap < self.tasks.overlap:
             raise ValueError("quality.max_overlap must be at least tasks.overlap")
         if self.data in ("tabular", "image") and not self.feature_fields:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -75,18 +76,74 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(
         default=10,
         ge=1,
-        description="Failed logins allowed per username and per client IP within the window.",
+        description="Failed logins allowed per account from one client address within the window.",
+    )
+    login_max_attempts: int = Field(
+        default=100,
+        ge=1,
+        description="Logins, failed or not, allowed per client address within the window.",
     )
     login_window_seconds: int = Field(
         default=900,
         ge=1,
-        description="The sliding window of login_max_failures; then logins get 429 + Retry-After.",
+        description="The sliding window of the login limits; past one, logins get 429.",
+    )
+    login_backoff_max_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="Longest delay before a login to an account that failed login_max_failures "
+        "times from anywhere in the window; the delay never refuses.",
+    )
+    login_concurrent_hashes: int = Field(
+        default=2,
+        ge=1,
+        description="Password hashes (64 MiB each) a process computes at once; a login that "
+        "waits over a second for one gets 429.",
+    )
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma list of addresses or networks of reverse proxies whose "
+        "X-Forwarded-For names the client; none by default: the peer is the client.",
+    )
+    token_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days an API token lives unless its creator says otherwise.",
+    )
+    max_tokens_per_user: int = Field(
+        default=20,
+        ge=1,
+        description="Unexpired API tokens one user may hold; creating another is refused.",
     )
     job_heartbeat_seconds: float = Field(
         default=10.0,
         gt=0,
         description="How often a worker beats for its jobs; one silent for 3 beats is run again.",
     )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Secret (32+ characters) that signs the audit log's hash chain; default: one "
+        "generated once into DATA_DIR/audit.key. Never stored in the database.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

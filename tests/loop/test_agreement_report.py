@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelloop.loop.agreement_report import NOT_MEASURABLE, label_name
+from labelloop.codec import key_name, label_key
+from labelloop.loop.agreement_report import NOT_MEASURABLE
 from labelloop.loop.project import Project, connect
 from labelloop.settings import Settings
 
@@ -186,7 +187,8 @@ def test_without_overlap_agreement_is_not_measurable(
 
 
 def test_label_names_and_parameter_checks(tmp_path: Path, store_url: str, opened) -> None:
-    assert [label_name(k) for k in ("=pos", "a|b", "")] == ["pos", "a|b", "(none)"]
+    keys = [label_key(x) for x in ("pos", ["a", "b"], [])]
+    assert [key_name(k) for k in keys] == ["pos", "a|b", "(none)"]
     project = opened(make_project(tmp_path, store_url, overlap=1, n_items=12))
     with pytest.raises(ValueError, match="'n_resamples' parameter of agreement_report"):
         project.agreement_report(n_resamples=0)

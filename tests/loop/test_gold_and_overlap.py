@@ -116,6 +116,7 @@ def test_an_annotator_under_the_floor_is_flagged_and_loses_their_leases(
     close(project)
     _gold(tmp_path, project, n=20)
     create_user(project.engine, "ann", "long enough pw", "annotator")
+    project.add_member("ann")
     flagged = False
     for _ in range(20):
         tasks = project.next_tasks(4, annotator="ann")
@@ -191,11 +192,11 @@ def test_the_answers_table_is_read_once_until_an_answer_changes(tmp_path, store_
     with project.engine.connect() as conn:
         first = answers_table(conn, project)
         assert answers_table(conn, project) is first  # nothing changed: the same table
-    assert first == ((tasks[0].item_id,), ("ann",), ("=a",))
+    assert first == ((tasks[0].item_id,), ("ann",), ('"a"',))
     project.annotate(tasks[1].item_id, "b", annotator="ann", task_id=tasks[1].id)
     with project.engine.connect() as conn:
         second = answers_table(conn, project)
-    assert second[0] == (tasks[0].item_id, tasks[1].item_id) and second[2] == ("=a", "=b")
+    assert second[0] == (tasks[0].item_id, tasks[1].item_id) and second[2] == ('"a"', '"b"')
     project.retract(tasks[1].id, annotator="ann")
     with project.engine.connect() as conn:
         assert answers_table(conn, project) == first  # a retracted answer leaves the table

@@ -142,9 +142,9 @@ def test_the_loop_trains_promotes_routes_and_exports(project: Project, tmp_path:
             ).where(t.final_labels.c.source == "auto")
         ).all()
         assert autos and all(a.decided_by.startswith("model:v") and a.confidence for a in autos)
-        count, breaks = verify_chain(conn)
+        audit = verify_chain(conn)
         predictions = conn.execute(select(t.predictions.c.id)).all()
-    assert count > labels_used and breaks == []
+    assert audit.events > labels_used and audit.breaks == []
     assert len(predictions) <= 2 * 400, "stale versions' predictions are pruned"
     version = project.export(tmp_path / "out.jsonl", fmt="jsonl")
     exported = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]

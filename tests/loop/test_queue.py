@@ -76,25 +76,34 @@ def test_ambiguous_goes_to_the_reviewer_tier(tmp_path, store_url, close) -> None
         project.annotate(task.item_id, "a", annotator="ann", task_id=task.id)
 
 
-def test_expired_leases_return_and_late_answers_are_kept(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, n_items=1, lease_seconds=60)
+def test_a_late_answer_counts_only_while_the_item_has_room(tmp_path, store_url, close) -> None:
+    project = _project(tmp_path, store_url, n_items=2, lease_seconds=60)
     close(project)
-    task = project.next_tasks(1, annotator="ann")[0]
-    assert project.next_tasks(1, annotator="bob") == []
-    later = task.lease_expires_at + timedelta(seconds=1)
-    again = project.next_tasks(1, annotator="bob", now=later)
-    assert [x.item_id for x in again] == [task.item_id]
-    late = project.annotate(task.item_id, "a", annotator="ann", task_id=task.id)
-    assert late.created and late.decided
+    first, second = project.next_tasks(2, annotator="ann")
+    later = first.lease_expires_at + timedelta(seconds=1)
+    again = project.next_tasks(1, annotator="bob", now=later)  # expires both leases
+    assert [x.item_id for x in again] == [first.item_id]
+    bob = project.annotate(first.item_id, "b", annotator="bob", task_id=again[0].id)
+    assert bob.decided
+    with pytest.raises(ConflictError, match="went to someone else"):
+        project.annotate(first.item_id, "a", annotator="ann", task_id=first.id)
+    with project.engine.connect() as conn:
+        final = conn.execute(
+            select(t.final_labels.c.label).where(t.final_labels.c.item_id == first.item_id)
+        ).scalar()
+    assert final == "b", "a late answer never overrides"
+    late = project.annotate(second.item_id, "a", annotator="ann", task_id=second.id)
+    assert late.created and late.decided, "nobody took the item: the late answer counts"
 
 
-def test_skip_gives_the_item_to_someone_else(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, n_items=1)
+def test_skipped_items_come_back_after_the_others(tmp_path, store_url, close) -> None:
+    project = _project(tmp_path, store_url, n_items=2)
     close(project)
     task = project.next_tasks(1, annotator="ann")[0]
     project.skip_task(task.id, annotator="ann")
-    assert project.next_tasks(1, annotator="ann") == [], "not back to the one who skipped"
-    assert [x.item_id for x in project.next_tasks(1, annotator="bob")] == [task.item_id]
+    other = project.next_tasks(1, annotator="ann")[0]
+    assert other.item_id != task.item_id, "the others first"
+    assert [x.item_id for x in project.next_tasks(1, annotator="ann")] == [task.item_id]
 
 
 def test_concurrent_hand_out_never_exceeds_the_overlap(tmp_path, store_url, close) -> None:
@@ -141,13 +150,13 @@ def test_retract_withdraws_the_decision_and_leases_the_task_again(
     bob = next(x for x in project.next_tasks(3, annotator="bob") if x.item_id == ann.item_id)
     project.annotate(ann.item_id, "a", annotator="ann", task_id=ann.id)
     assert project.annotate(bob.item_id, "a", annotator="bob", task_id=bob.id).decided
-    with pytest.raises(ConflictError, match="answered this item since"):
-        project.retract(ann.id, annotator="ann")
+    with pytest.raises(ConflictError, match="can no longer be undone"):
+        project.retract(ann.id, annotator="ann")  # bob answered the item since
     project.retract(bob.id, annotator="bob")
     assert project.status()["label_sources"] == {}
     with pytest.raises(ConflictError, match="no answer to undo"):
         project.retract(bob.id, annotator="bob")
     result = project.annotate(bob.item_id, "b", annotator="bob", task_id=bob.id)
     assert result.escalated, "a 1-1 split now, without the retracted answer"
-    with pytest.raises(ConflictError, match="escalated"):
+    with pytest.raises(ConflictError, match="undone once"):
         project.retract(bob.id, annotator="bob")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from labelloop.cli.main import app
+from labelloop.quality.aggregation.em import EMAggregator
 
 runner = CliRunner()
 
@@ -139,3 +143,74 @@ def test_unknown_method_and_file_type(tmp_path: Path):
     result = runner.invoke(app, ["aggregate", str(other)])
     assert result.exit_code == 2
     assert "unknown file type '.xlsx'" in _said(result.output)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--label-col", "item"], "--item-col and --label-col name the same column 'item'"),
+        (
+            ["--item-col", "label", "--annotator-col", "label"],
+            "--item-col, --annotator-col and --label-col name the same column 'label'",
+        ),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_one_column_for_two_roles_is_refused(
+    tmp_path: Path, options: list[str], named: str, suffix: str
+):
+    path = tmp_path / f"answers{suffix}"
+    if suffix == ".csv":
+        _write(path, ("item", "annotator", "label"))
+    else:
+        path.write_text(
+            "".join(
+                json.dumps({"item": i, "annotator": a, "label": v}) + "\n" for i, a, v in ANSWERS
+            )
+        )
+    result = runner.invoke(app, ["aggregate", str(path), *options])
+    assert result.exit_code == 2
+    assert "item,label,posterior" not in result.output
+    said = _said(result.output)
+    assert said.startswith("error: ") and named in said
+
+
+def test_em_options_reach_the_fit_and_convergence_is_reported(tmp_path: Path):
+    path = _write(tmp_path / "answers.csv", ("item", "annotator", "label"))
+    default = runner.invoke(app, ["aggregate", str(path)])
+    assert default.exit_code == 0, default.output
+    assert re.search(r"converged in \d+ iterations", _said(default.stderr))
+    cut = runner.invoke(app, ["aggregate", str(path), "--method", "one-coin", "--max-iter", "1"])
+    assert cut.exit_code == 0, cut.output
+    assert "did not converge in 1 iteration (tol 1e-06)" in _said(cut.stderr)
+    smooth = runner.invoke(app, ["aggregate", str(path), "--alpha", "5", "--tol", "1e-9"])
+    assert smooth.exit_code == 0, smooth.output
+    posteriors = [float(r["posterior"]) for r in _rows(smooth.stdout)]
+    assert posteriors != [float(r["posterior"]) for r in _rows(default.stdout)]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--tol", "0"], "The 'tol' parameter of DawidSkene must be a float > 0. Got 0.0"),
+        (["--max-iter", "0"], "The 'max_iter' parameter of DawidSkene must be an int >= 1"),
+        (["--alpha", "-1"], "The 'alpha' parameter of DawidSkene must be a float >= 0"),
+        (
+            ["--method", "wawa", "--alpha", "1"],
+            "--alpha: options of the methods fitted by EM (one-coin, dawid-skene), not of 'wawa'",
+        ),
+    ],
+)
+def test_bad_em_options_are_named(tmp_path: Path, options: list[str], message: str):
+    path = _write(tmp_path / "answers.csv", ("item", "annotator", "label"))
+    result = runner.invoke(app, ["aggregate", str(path), *options])
+    assert result.exit_code == 2
+    assert message in _said(result.output)
+
+
+def test_em_option_help_states_the_estimators_defaults():
+    root = typer.main.get_command(app)
+    helps = {p.name: p.help for p in root.commands["aggregate"].params}
+    for name, param in inspect.signature(EMAggregator.__init__).parameters.items():
+        if name in ("alpha", "max_iter", "tol"):
+            assert f"(default {param.default:g})." in helps[name], name

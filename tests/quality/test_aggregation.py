@@ -334,6 +334,33 @@ def test_one_coin_learns_accuracies(rng: np.random.Generator, seed: int):
     np.testing.assert_allclose(est.skills_, accuracies, atol=0.05)
 
 
+@pytest.mark.parametrize("name", ["dawid-skene", "one-coin"])
+def test_em_records_whether_and_when_it_converged(name: str, rng: np.random.Generator, seed):
+    items, annotators, labels, _ = simulate(rng, spam_confusions(), n_items=300)
+    done = make_aggregator(name, random_state=seed).fit(items, annotators, labels)
+    assert done.converged_ is True and 1 < done.n_iter_ < done.max_iter
+    cut = make_aggregator(name, max_iter=2, random_state=seed).fit(items, annotators, labels)
+    assert cut.converged_ is False and cut.n_iter_ == 2
+    loose = make_aggregator(name, tol=1.0, random_state=seed).fit(items, annotators, labels)
+    assert loose.converged_ is True and loose.n_iter_ < done.n_iter_
+    refit = clone(cut).fit(items, annotators, labels)  # learned state is not a parameter
+    assert (refit.n_iter_, refit.converged_) == (2, False)
+
+
+def test_one_label_converges_at_once():
+    est = OneCoinDawidSkene().fit(["a", "b"], ["w", "v"], ["x", "x"])
+    assert (est.n_iter_, est.converged_) == (1, True)
+
+
+def test_parameters_follow_the_estimator_contract_without_scikit_learn():
+    est = DawidSkene(alpha=0.5)
+    assert repr(est) == "DawidSkene(alpha=0.5)"
+    assert est.set_params(max_iter=7, tol=1e-3) is est
+    assert est.get_params() == {"alpha": 0.5, "max_iter": 7, "random_state": None, "tol": 1e-3}
+    with pytest.raises(ValueError, match="Invalid parameter 'smoothing' for DawidSkene"):
+        est.set_params(smoothing=1.0)
+
+
 # --- against crowd-kit on real data -----------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labelloop.cli.main import app
-from labelloop.quality.label_errors import find_label_errors
+from labelloop.quality.label_errors import check_probs, find_label_errors
 
 runner = CliRunner()
 
@@ -171,3 +171,81 @@ def test_class_names_must_cover_the_columns(tmp_path: Path, monkeypatch: pytest.
     )
     assert result.exit_code == 2
     assert "labels.csv: 2 distinct class names but probs has 3 columns" in _said(result.output)
+
+
+def _rounded(seed: int = 0) -> tuple[np.ndarray, np.ndarray, set[int]]:
+    """Binary probabilities as the label-errors study stored IMDB's: float32, then a 1e-5 floor
+    added to every class without renormalising, so confident rows hold 1.0000012 and rows sum
+    to 1 + 2e-5."""
+    given, probs, flipped = _data(seed, k=2)
+    probs = probs.astype(np.float32).astype(np.float64) + 1e-5
+    confident = np.flatnonzero(probs.max(axis=1) > 0.97)[:20]
+    top = probs[confident].argmax(axis=1)
+    probs[confident, top] = 1.0000012
+    probs[confident, 1 - top] = 1.88e-05
+    assert probs.max() > 1 and np.abs(probs.sum(axis=1) - 1).max() > 1e-5
+    return given, probs, flipped
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv"])
+def test_probabilities_off_by_rounding_are_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+):
+    monkeypatch.chdir(tmp_path)
+    given, probs, flipped = _rounded()
+    np.save("labels.npy", given)
+    if suffix == ".npy":
+        np.save("probs.npy", probs)
+    else:
+        Path("probs.csv").write_text("".join(f"{a!r},{b!r}\n" for a, b in probs.tolist()))
+    result = runner.invoke(
+        app, ["find-errors", "--labels", "labels.npy", "--probs", f"probs{suffix}"]
+    )
+    assert result.exit_code == 0, result.output
+    found = {int(r["index"]) for r in _rows(result.stdout)}
+    assert found and found <= flipped
+    exact = np.clip(probs, 0, 1) / np.clip(probs, 0, 1).sum(axis=1, keepdims=True)
+    assert found == set(find_label_errors(given, exact).indices.tolist())
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(1.01, "row 3 holds 1.01"), (-0.002, "row 3 holds -0.002")]
+)
+def test_probabilities_beyond_rounding_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: float, shown: str
+):
+    monkeypatch.chdir(tmp_path)
+    given, probs, _ = _rounded()
+    probs[3] = [value, 1 - value]
+    np.save("labels.npy", given)
+    np.save("probs.npy", probs)
+    result = runner.invoke(app, ["find-errors", "--labels", "labels.npy", "--probs", "probs.npy"])
+    assert result.exit_code == 2
+    assert f"probs.npy: probabilities must be probabilities in [0, 1]; {shown}" in _said(
+        result.output
+    )
+
+
+def test_the_library_hands_cleanlab_exact_probabilities():
+    from cleanlab.internal.validation import assert_valid_inputs
+
+    given, probs, flipped = _rounded(1)
+    P = check_probs(probs)
+    assert P.min() >= 0 and P.max() <= 1
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    assert_valid_inputs(X=None, y=given, pred_probs=P)
+    assert set(find_label_errors(given, probs).indices.tolist()) <= flipped
+
+
+IMDB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "label_errors"
+
+
+def test_the_label_errors_study_imdb_file(tmp_path: Path):
+    probs, labels = IMDB / "imdb_test_set_pyx.npy", IMDB / "imdb_test_set_original_labels.npy"
+    if not (probs.is_file() and labels.is_file()):
+        pytest.skip(f"no IMDB files of the label-errors study in {IMDB}")
+    out = tmp_path / "suspects.csv"
+    args = ["find-errors", "--labels", str(labels), "--probs", str(probs), "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert len(_rows(out.read_text())) > 1000  # the study flagged 1,310 of 25,000

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +17,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from labelloop.accounts.memberships import join
 from labelloop.accounts.roles import ROLES
 from labelloop.accounts.users import User, create_token, create_user
 from labelloop.loop.project import Project
 from labelloop.server.app import create_app
 from labelloop.settings import Settings
+from labelloop.store import tables as t
+from labelloop.store.engine import writer
 
 WORDS = {
     "pos": ["great", "lovely", "excellent", "fun", "superb", "enjoyable"],
@@ -76,6 +79,15 @@ class Server:
         engine: Engine = self.client.app.state.engine  # type: ignore[attr-defined]
         return engine
 
+    def item_of(self, task: dict[str, Any]) -> int:
+        """The item id behind an annotator's task (withheld from them), found by its data's id."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(t.items.c.id).where(t.items.c.key == f"id:{task['data']['id']}")
+                ).scalar_one()
+            )
+
     def auth(self, role: str) -> dict[str, str]:
         """Bearer-token headers of ``role``'s user."""
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -85,13 +97,26 @@ class Server:
         self.users[username] = create_user(self.engine, username, PASSWORD, role)
         return create_token(self.engine, self.users[username], "test")
 
-    def add_project(self, rows: list[dict[str, Any]], **overrides: Any) -> None:
-        """Create a project (default name ``demo``) and import ``rows`` through the library."""
+    def add_project(
+        self, rows: list[dict[str, Any]], *, members: Iterable[str] | None = None, **overrides: Any
+    ) -> None:
+        """Create a project (default name ``demo``), import ``rows`` through the library and make
+        ``members`` (default: every user so far) members at their role's tier."""
         project = Project.create(
             config(**overrides), engine=self.engine, settings=self.settings, retrain="off"
         )
         project.import_file(write_jsonl(self.tmp / f"{project.name}.jsonl", rows))
         project.close()
+        self.join(project.name, *(self.users if members is None else members))
+
+    def join(self, project: str, *usernames: str) -> None:
+        """Make ``usernames`` members of ``project`` at their role's tier."""
+        with writer(self.engine).begin() as conn:
+            project_id = conn.execute(
+                select(t.projects.c.id).where(t.projects.c.name == project)
+            ).scalar_one()
+            for username in usernames:
+                join(conn, project_id=project_id, username=username, actor="test")
 
     texts = staticmethod(texts)
     write_jsonl = staticmethod(write_jsonl)

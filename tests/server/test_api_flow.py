@@ -25,6 +25,9 @@ def test_end_to_end(server) -> None:
     created = tc.post(f"{API}/projects", json=server.config(), headers=admin)
     assert created.status_code == 201, created.text
     assert created.json()["config"]["labels"] == ["neg", "pos"]
+    for who in ("annotator", "reviewer"):  # only admins and members see a project
+        joined = tc.put(f"{API}/projects/demo/members/{who}", json={}, headers=admin)
+        assert joined.status_code == 200, joined.text
 
     path = server.write_jsonl(server.tmp / "items.jsonl", rows)
     with path.open("rb") as fh:
@@ -60,7 +63,8 @@ def test_end_to_end(server) -> None:
                 f"{API}/projects/demo/tasks/{task['task_id']}/submit", json=body, headers=csrf
             )
             assert answer.status_code == 200, answer.text
-            assert answer.json()["created"] is True and answer.json()["decided"] is True
+            assert answer.json()["created"] is True
+            assert answer.json()["decided"] is None, "hidden from annotators"
             first = first or {"task": task, "body": body, "answer": answer.json()}
             labelled += 1
     assert first is not None
@@ -76,7 +80,7 @@ def test_end_to_end(server) -> None:
     assert tc.get(f"{API}/auth/me").status_code == 401
 
     # A reviewer reads what was said about an item.
-    item_id = first["task"]["item_id"]
+    item_id = server.item_of(first["task"])
     seen = tc.get(
         f"{API}/projects/demo/items/{item_id}/annotations", headers=server.auth("reviewer")
     )

@@ -30,6 +30,7 @@ def test_client_covers_the_loop(server) -> None:
     assert admin.health() == {"status": "ok"}
     admin.create_project(server.config())
     assert [p["name"] for p in admin.projects()] == ["demo"]
+    server.join("demo", "annotator")
     rows = server.texts(30)
     job = admin.import_file("demo", server.write_jsonl(server.tmp / "items.jsonl", rows))
     assert job["result"]["added"] == 30
@@ -76,5 +77,5 @@ def test_submit_retries_with_the_same_key(server) -> None:
     assert flaky.lost == 1
     assert answer["created"] is False  # the first try was stored; the retry found it
     detail = Client("http://testserver", token=server.tokens["admin"], http=server.client)
-    annotations = detail.annotations("demo", task["item_id"])["annotations"]
+    annotations = detail.annotations("demo", server.item_of(task))["annotations"]
     assert len(annotations) == 1

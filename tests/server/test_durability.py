@@ -86,18 +86,19 @@ def _make_store(store_url: str, tmp_path: Path, n_items: int) -> Store:
                 "labels": ["neg", "pos"],
                 "routing": {"holdout_size": 10, "holdout_max_fraction": 0.5},
                 "retrain": {"every": 1000},
-                "tasks": {"overlap": 1, "lease_seconds": LEASE_SECONDS},
+                "tasks": {"overlap": 1, "lease_seconds": LEASE_SECONDS, "max_leases": 1000},
             },
             engine=engine,
             settings=settings,
             retrain="off",
         )
         project.import_file(items)
-        project.close()
         found = Store(store_url, settings, tmp_path)
         for name in ("ann1", "ann2", "ann3"):
             found.users[name] = create_user(engine, name, "a long enough password", "annotator")
             found.tokens[name] = create_token(engine, found.users[name], "test")
+            project.add_member(name)
+        project.close()
     finally:
         engine.dispose()
     return found
@@ -134,11 +135,11 @@ def _client(base: str, token: str, log: Log, stop: threading.Event, lease: int =
             if not tasks:
                 return
             for task in tasks:
-                log.leased[task["task_id"]] = task["item_id"]
+                log.leased[task["task_id"]] = task["data"]["id"]
             for task in tasks:
                 if stop.is_set():
                     return
-                sent = Sent(task["task_id"], task["item_id"], uuid.uuid4().hex, "pos")
+                sent = Sent(task["task_id"], task["data"]["id"], uuid.uuid4().hex, "pos")
                 log.sent.append(sent)  # noted before it goes: in flight until acknowledged
                 try:
                     resp = http.post(
@@ -223,7 +224,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_answer(store: Store, serve_pro
             timeout=HTTP_TIMEOUT,
         )
         assert resp.status_code == 200, resp.text
-        held = {task["task_id"]: task["item_id"] for task in resp.json()}
+        held = {task["task_id"]: task["data"]["id"] for task in resp.json()}
         assert len(held) == 2
         proc.send_signal(signal.SIGKILL)  # mid-stream: the client is submitting
         proc.wait(timeout=30)
@@ -252,7 +253,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_answer(store: Store, serve_pro
         def back() -> bool:
             resp = httpx.post(f"{base}{API}/next", json={"n": 100}, headers=headers, timeout=30)
             assert resp.status_code == 200, resp.text
-            other.update(task["item_id"] for task in resp.json())
+            other.update(task["data"]["id"] for task in resp.json())
             return set(abandoned.values()) <= other
 
         _wait_for(back, LEASE_SECONDS + 30, "the dead process's leases to expire")
@@ -267,7 +268,7 @@ def test_a_job_killed_with_its_server_is_run_again_by_the_next(store: Store, ser
     upload.write_text(
         "".join(json.dumps({"id": f"n{k}", "text": f"new review {k}"}) + "\n" for k in range(n_new))
     )
-    engine = create_engine(store.url)
+    engine = connect(store.settings)  # with the store's audit key
     try:
         admin = create_user(engine, "boss", "a long enough password", "admin")
         token = create_token(engine, admin, "test")

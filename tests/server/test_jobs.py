@@ -152,7 +152,13 @@ def test_a_beating_job_is_left_alone_and_an_orphan_is_claimed_once(store_url: st
 def test_the_job_heartbeat_migration_goes_down_and_up(store_url: str) -> None:
     from alembic import command
 
-    from labelloop.store.engine import alembic_config, current_revision, make_engine, upgrade
+    from labelloop.store.engine import (
+        alembic_config,
+        current_revision,
+        head_revision,
+        make_engine,
+        upgrade,
+    )
 
     engine = make_engine(store_url)
     try:
@@ -160,7 +166,7 @@ def test_the_job_heartbeat_migration_goes_down_and_up(store_url: str) -> None:
         command.downgrade(alembic_config(engine), "0005")
         assert current_revision(engine) == "0005"
         upgrade(engine)
-        assert current_revision(engine) == "0006"
+        assert current_revision(engine) == head_revision()
         with engine.begin() as conn:  # the new columns are there, with their defaults
             conn.execute(
                 t.jobs.insert().values(kind="train", status="queued", progress=0, created_by="x")

@@ -34,6 +34,7 @@ def test_label_errors_job_ranks_and_routes_suspects(server) -> None:
     assert result["annotators"] == []
 
     rita = server.add_user("rita", "reviewer")
+    server.join("demo", "rita")
     given = tc.post(
         f"{API}/projects/demo/tasks/next",
         json={"n": 5, "tier": "reviewer"},

@@ -136,7 +136,9 @@ def test_chunked_upload_is_cut_off_at_the_limit(tight) -> None:
     assert _uploads(settings) == []
 
 
-def test_login_is_rate_limited_per_username_without_checking_the_password(tight) -> None:
+def test_login_is_rate_limited_per_account_and_address_without_checking_the_password(
+    tight,
+) -> None:
     client, _settings, _tokens = tight
     url = f"{API}/auth/login"
     for _ in range(3):
@@ -147,9 +149,9 @@ def test_login_is_rate_limited_per_username_without_checking_the_password(tight)
     assert 1 <= int(blocked.headers["Retry-After"]) <= 900
     assert "too many failed logins" in blocked.json()["detail"]
     assert "set-cookie" not in blocked.headers
-    # The TestClient's one IP used up its failures too: other usernames wait as well.
+    # The limit is on this account from this address: another account from here still logs in.
     other = client.post(url, json={"username": "annotator", "password": PASSWORD})
-    assert other.status_code == 429
+    assert other.status_code == 200
 
 
 def test_a_success_within_the_limit_logs_in(tight) -> None:
@@ -173,7 +175,13 @@ def test_denied_attempts_are_in_the_audit_log(tight) -> None:
     client.get(f"{API}/projects")  # 401, no credentials
 
     failed = _events(client, "auth.login.denied")
-    assert len(failed) == 3
+    assert 1 <= len(failed) <= 2  # one per source and minute (the test may span two minutes)
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        counted = conn.execute(
+            select(t.denials.c.count).where(t.denials.c.action == "auth.login.denied")
+        ).scalars()
+        assert sum(counted) == 3
     payload = failed[0].payload
     assert failed[0].actor == "anonymous"
     assert payload["username"] == "admin" and payload["ip"] and payload["status"] == 401
@@ -188,7 +196,6 @@ def test_denied_attempts_are_in_the_audit_log(tight) -> None:
     assert by_status[401].actor == "anonymous"
     assert by_status[401].payload["path"] == f"{API}/projects"
 
-    engine = client.app.state.engine  # type: ignore[attr-defined]
     with engine.connect() as conn:
         everything = json.dumps(
             [dict(r._mapping) for r in conn.execute(select(t.events))], default=str

@@ -14,8 +14,8 @@ def answer_everything(server, people: dict[str, int]) -> None:
             f"{API}/tasks/next", json={"n": 100}, headers=server.auth(role)
         ).json()
         for task in tasks:
-            truth = "pos" if task["key"].endswith(("1", "3", "5", "7", "9")) else "neg"
-            wrong = every and int(task["key"].removeprefix("id:")) % every == 0
+            truth = "pos" if task["data"]["id"] % 2 else "neg"
+            wrong = every and task["data"]["id"] % every == 0
             label = {"pos": "neg", "neg": "pos"}[truth] if wrong else truth
             res = server.client.post(
                 f"{API}/tasks/{task['task_id']}/submit",

@@ -26,6 +26,7 @@ ENDPOINTS: list[tuple[str, str, str, dict]] = [
     ("POST", "/projects/demo/route", "model.train", {}),
     ("GET", "/projects/demo/members", "project.manage", {}),
     ("PUT", "/projects/demo/members/annotator", "project.manage", {"json": {"skills": ["de"]}}),
+    ("DELETE", "/projects/demo/members/expert", "project.manage", {}),
     ("GET", "/projects/demo/items", "item.read", {}),
     ("POST", "/projects/demo/tasks/next", "task.work", {"json": {"n": 1}}),
     ("POST", "/projects/demo/tasks/999999/submit", "task.work", {"json": {"label": "pos"}}),
@@ -45,6 +46,12 @@ ENDPOINTS: list[tuple[str, str, str, dict]] = [
         {"json": {"username": "zed", "password": "long enough pw", "role": "annotator"}},
     ),
     ("PUT", "/users/annotator/role", "user.manage", {"json": {"role": "annotator"}}),
+    # Credentials of another user (zed, made above): only admins may touch them.
+    ("GET", "/users/zed/tokens", "user.manage", {}),
+    ("DELETE", "/users/zed/tokens/999999", "user.manage", {}),
+    ("PUT", "/users/zed/password", "user.manage", {"json": {"password": "reset by someone"}}),
+    ("POST", "/users/zed/logout-everywhere", "user.manage", {}),
+    ("PUT", "/users/zed/active", "user.manage", {"json": {"active": False}}),
     ("GET", "/projects/demo/quality/annotators", "metrics.read", {}),
     ("GET", "/projects/demo/quality/accuracy", "metrics.read", {}),
     ("GET", "/projects/demo/quality/gates", "metrics.read", {}),
@@ -62,6 +69,10 @@ UNGUARDED = {
     ("POST", "/auth/logout"),
     ("GET", "/auth/me"),
     ("POST", "/auth/tokens"),
+    ("GET", "/auth/tokens"),  # one's own (tests/server/test_credentials.py)
+    ("DELETE", "/auth/tokens/{token_id}"),
+    ("POST", "/auth/password"),
+    ("POST", "/auth/logout-everywhere"),
     ("GET", "/jobs/{job_id}"),
 }
 
@@ -76,6 +87,8 @@ def _template(path: str) -> str:
         out[2] = "{username}"
     if "members" in parts and parts[-1] != "members":
         out[-1] = "{username}"
+    if "tokens" in parts and parts[-1] != "tokens":
+        out[-1] = "{token_id}"
     return "/".join(out)
 
 
@@ -105,6 +118,50 @@ def test_security_matrix(server, role: str | None) -> None:
             expected_ok = code == 403
         if not expected_ok:
             wrong.append(f"{method} {path} as {role}: {code}")
+    assert not wrong
+
+
+PER_PROJECT = [e for e in ENDPOINTS if e[1].startswith("/projects/demo")]
+
+
+@pytest.mark.parametrize("role", ["annotator", "reviewer", "expert"])
+def test_non_members_get_404_on_every_per_project_endpoint(server, role: str) -> None:
+    assert not [route for route in UNGUARDED if "{name}" in route[1]], "all are in ENDPOINTS"
+    server.add_project(server.texts(12))
+    outsider = {"Authorization": f"Bearer {server.add_user('outsider', role)}"}
+    wrong = []
+    for method, path, _action, kwargs in PER_PROJECT:
+        answers = [
+            server.client.request(method, API + p, headers=outsider, **kwargs)
+            for p in (path, path.replace("/demo", "/nosuch", 1))
+        ]
+        seen = [(a.status_code, a.json()["detail"].replace("nosuch", "demo")) for a in answers]
+        # The same answer as for a project that does not exist: nothing tells it exists.
+        if seen[0] != (404, "no project called 'demo'") or seen[0] != seen[1]:
+            wrong.append(f"{method} {path} as a non-member {role}: {seen}")
+    assert not wrong
+    listed = server.client.get(f"{API}/projects", headers=outsider)
+    assert listed.status_code == 200 and listed.json() == []
+    member = server.client.get(f"{API}/projects", headers=server.auth(role)).json()
+    assert [p["name"] for p in member] == ["demo"]
+
+
+@pytest.mark.parametrize(
+    ("role", "tier"), [("reviewer", "annotator"), ("expert", "annotator"), ("expert", "reviewer")]
+)
+def test_a_membership_tier_caps_every_per_project_endpoint(server, role: str, tier: str) -> None:
+    server.add_project(server.texts(12))
+    capped = server.client.put(
+        f"{API}/projects/demo/members/{role}", json={"tier": tier}, headers=server.auth("admin")
+    )
+    assert capped.status_code == 200, capped.text
+    wrong = []
+    for method, path, action, kwargs in PER_PROJECT:
+        answer = server.client.request(method, API + path, headers=server.auth(role), **kwargs)
+        code, hidden = answer.status_code, "no project called" in answer.text
+        ok = code not in (401, 403) and not hidden if allowed(tier, action) else code == 403
+        if not ok:
+            wrong.append(f"{method} {path} as a {role} at the {tier} tier: {code}")
     assert not wrong
 
 
@@ -173,7 +230,7 @@ def test_annotators_work_blind_and_only_on_their_own_tasks(server) -> None:
         done = tc.post(f"{url}/{task['task_id']}/submit", json={"label": "pos"}, headers=ana)
         assert done.status_code == 200
     theirs = tc.post(f"{url}/next", json={"n": 5}, headers=bea).json()
-    assert {t["item_id"] for t in theirs} == {t["item_id"] for t in mine}  # overlap 2
+    assert {t["data"]["id"] for t in theirs} == {t["data"]["id"] for t in mine}  # overlap 2
     for task in theirs:
         assert set(task) == {
             "task_id",
@@ -189,13 +246,14 @@ def test_annotators_work_blind_and_only_on_their_own_tasks(server) -> None:
         assert task["suggestion"] is None and task["confidence"] is None
         assert set(task["data"]) <= {"id", "text"}
         assert task["kind"] == "task", "annotators cannot tell holdout or audit items apart"
+        assert task["item_id"] is None and task["key"] is None
     # Someone else's task: neither submit nor skip.
     stolen = tc.post(f"{url}/{theirs[0]['task_id']}/submit", json={"label": "neg"}, headers=ana)
-    assert stolen.status_code == 403
-    assert tc.post(f"{url}/{theirs[0]['task_id']}/skip", headers=ana).status_code == 403
+    assert stolen.status_code == 404
+    assert tc.post(f"{url}/{theirs[0]['task_id']}/skip", headers=ana).status_code == 404
     assert tc.post(f"{url}/{theirs[0]['task_id']}/skip", headers=bea).status_code == 204
     # Nor may an annotator take reviewer work or read others' answers.
     up = tc.post(f"{url}/next", json={"n": 1, "tier": "reviewer"}, headers=ana)
     assert up.status_code == 403
-    peek = tc.get(f"{API}/projects/demo/items/{mine[0]['item_id']}/annotations", headers=ana)
+    peek = tc.get(f"{API}/projects/demo/items/{server.item_of(mine[0])}/annotations", headers=ana)
     assert peek.status_code == 403

@@ -43,11 +43,13 @@ def _prepare(settings: Settings, tmp: Path) -> dict[str, str]:
             retrain="off",
         )
         project.import_file(items)
-        project.close()
-        return {
+        tokens = {
             role: create_token(engine, create_user(engine, role, "a long enough pw", role), "t")
             for role in ("admin", "annotator")
         }
+        project.add_member("annotator")
+        project.close()
+        return tokens
     finally:
         engine.dispose()
 

@@ -37,7 +37,7 @@ def test_audit_chain_detects_edits_and_deletions(store_url: str) -> None:
                 payload={"item_id": n, "label": "cat"},
             )
     with engine.connect() as conn:
-        assert verify_chain(conn) == (5, [])
+        assert verify_chain(conn).ok and verify_chain(conn).events == 5
     with engine.begin() as conn:
         conn.execute(
             t.events.update()
@@ -45,12 +45,12 @@ def test_audit_chain_detects_edits_and_deletions(store_url: str) -> None:
             .values(payload={"item_id": 2, "label": "dog"})
         )
     with engine.connect() as conn:
-        count, breaks = verify_chain(conn)
-    assert count == 5
-    assert [b.event_id for b in breaks] == [3]
+        report = verify_chain(conn)
+    assert report.events == 5
+    assert [b.event_id for b in report.breaks] == [3]
     with engine.begin() as conn:
         conn.execute(t.events.delete().where(t.events.c.id == 2))
     with engine.connect() as conn:
-        _, breaks = verify_chain(conn)
+        breaks = verify_chain(conn).breaks
     assert 3 in [b.event_id for b in breaks]
     engine.dispose()

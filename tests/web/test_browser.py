@@ -104,6 +104,21 @@ def _annotations(settings: Settings, annotator: str) -> list[Any]:
         engine.dispose()
 
 
+def _open_tasks(settings: Settings, annotator: str) -> set[int]:
+    engine = connect(settings)
+    try:
+        with engine.connect() as conn:
+            return set(
+                conn.execute(
+                    select(t.tasks.c.id).where(
+                        t.tasks.c.assignee == annotator, t.tasks.c.status == "open"
+                    )
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
 def _log_in(page: Any, base: str, username: str) -> None:
     page.goto(base + "/")
     page.wait_for_url(f"{base}/login?next=%2F")
@@ -189,6 +204,15 @@ def test_label_ten_digits_with_the_keyboard(live_server: tuple[str, Settings]) -
             kept = sorted(row.label for row in stored if row.flag is None)
             assert kept == sorted([*map(str, range(9)), "3"])
             assert [row.label for row in stored if row.flag == "retracted"] == ["9"]
+
+            # A reload gives back what the person holds: nothing skipped, nothing lost.
+            held = _open_tasks(settings, "annotator")
+            on_screen = item.get_attribute("data-task-id")
+            assert on_screen is not None and int(on_screen) in held
+            page.reload()
+            page.wait_for_selector("#item[data-task-id] canvas.pixels")
+            assert int(item.get_attribute("data-task-id") or 0) in held
+            assert _open_tasks(settings, "annotator") == held
 
             # The dashboard is for reviewers and up.
             page.click("text=Log out")

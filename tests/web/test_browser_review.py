@@ -50,6 +50,22 @@ def _send_to_expert_tier(settings: Settings) -> str:
         engine.dispose()
 
 
+def _flagged_key(settings: Settings) -> str:
+    """The key of the item the annotator flagged ambiguous."""
+    engine = connect(settings)
+    try:
+        with engine.connect() as conn:
+            return str(
+                conn.execute(
+                    select(t.items.c.key)
+                    .join(t.annotations, t.annotations.c.item_id == t.items.c.id)
+                    .where(t.annotations.c.flag == "ambiguous")
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
 def _work_until(page: Any, key: str, answer: list[str], tries: int = 20) -> None:
     """Skip (S) tasks until the item ``key`` is on screen, then press ``answer``'s keys."""
     for _ in range(tries):
@@ -101,11 +117,12 @@ def test_review_adjudicate_and_admin_in_a_browser(
             page.keyboard.press("4")
             page.keyboard.press("Enter")
             browser.wait_next_item(page, first)
-            flagged = page.locator("#item-key").inner_text()
+            assert page.locator("#item-key").inner_text() == "", "keys are withheld"
             second = page.locator("#item").get_attribute("data-task-id")
             page.keyboard.press("a")
             browser.wait_next_item(page, second)
             page.wait_for_selector("#outbox[data-pending='0']")
+            flagged = _flagged_key(settings)
             assert _final_label(settings, flagged) is None
             _log_out(page, base)
 
@@ -169,7 +186,7 @@ def test_review_adjudicate_and_admin_in_a_browser(
             row = page.locator('tr[data-username="newcomer"]')
             row.wait_for()
             row.locator("select").select_option("reviewer")
-            row.locator("button").click()
+            row.get_by_role("button", name="Change").click()
             page.wait_for_selector("#users-message:has-text('newcomer is now reviewer.')")
             page.reload()
             assert row.locator("select").input_value() == "reviewer"

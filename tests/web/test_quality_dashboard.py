@@ -52,6 +52,7 @@ def make_project(client: TestClient, tmp_path: Path, *, overlap: int) -> Project
         )
     )
     project.import_file(path)
+    project.add_member("rita")
     return project
 
 
@@ -115,7 +116,12 @@ def test_the_dashboard_shows_estimated_accuracy_gates_and_annotators(
     finally:
         project.close()
     html = quality_section(client.get("/projects/films/dashboard").text)
-    assert '<p class="big" id="estimated-accuracy">1.0000</p>' in html
+    # Nothing measures one person's answers without gold: no number, and no false certainty.
+    assert '<p class="big" id="estimated-accuracy">not measured</p>' in html
+    assert "20 of 20 items are decided" in html
     assert "20 human labels have no measure of their accuracy" in html
+    page = client.get("/projects/films/dashboard").text
+    assert 'id="answers-by-person"' in page and "<th>ann</th><td>20</td>" in page
+    assert "not in the status API" not in page
     assert "<td>complete</td><td>yes</td>" in html and "<td>holdout</td><td>yes</td>" in html
     assert 'id="annotator-skill"' in html and "<td>ann</td><td>20</td><td>0</td>" in html

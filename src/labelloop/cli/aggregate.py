@@ -21,6 +21,7 @@ from labelloop.errors import ConfigError, InputFileError, Reject
 
 DELIMITED = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
 RECORDS = (".jsonl", ".ndjson", ".parquet")
+EM_PANEL = "EM options"
 
 
 def _missing(path: Path, wanted: dict[str, str], present: list[str]) -> None:
@@ -79,6 +80,9 @@ def _records(path: Path, wanted: dict[str, str]) -> tuple[list[list[str]], list[
 
 def read_answers(path: Path, wanted: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
     """The item, annotator and label columns of ``path`` (``wanted``: option -> column name)."""
+    from labelloop.quality.long_table import check_columns
+
+    check_columns(wanted)
     suffix = path.suffix.lower()
     if suffix in DELIMITED:
         rows, rejects = _delimited(path, wanted)
@@ -115,17 +119,41 @@ def aggregate(
         Path | None, typer.Option("-o", "--output", help="CSV to write (default: stdout).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed that breaks ties.")] = 0,
+    alpha: Annotated[
+        float | None,
+        typer.Option(
+            help="one-coin, dawid-skene: smoothing, the pseudo-answers added to every count "
+            "the M-step estimates (default 0.01).",
+            rich_help_panel=EM_PANEL,
+        ),
+    ] = None,
+    max_iter: Annotated[
+        int | None,
+        typer.Option(
+            help="one-coin, dawid-skene: most EM iterations (default 100).",
+            rich_help_panel=EM_PANEL,
+        ),
+    ] = None,
+    tol: Annotated[
+        float | None,
+        typer.Option(
+            help="one-coin, dawid-skene: stop when the mean log-likelihood per answer changes "
+            "by less (default 1e-06).",
+            rich_help_panel=EM_PANEL,
+        ),
+    ] = None,
 ) -> None:
     """Infer each item's label from several annotators' answers; write item,label,posterior."""
-    from labelloop.quality.aggregation import AGGREGATORS, make_aggregator
+    from labelloop.quality.aggregation import AGGREGATORS
 
     if method not in AGGREGATORS:
         raise typer.BadParameter(
             f"{method!r} is not one of {', '.join(AGGREGATORS)}", param_hint="--method"
         )
+    fit_options = {"alpha": alpha, "max_iter": max_iter, "tol": tol}
+    est = _estimator(method, seed, {k: v for k, v in fit_options.items() if v is not None})
     wanted = {"--item-col": item_col, "--annotator-col": annotator_col, "--label-col": label_col}
     items, annotators, labels = read_answers(answers, wanted)
-    est = make_aggregator(method, random_state=seed)
     start = time.perf_counter()
     est.fit(items, annotators, labels)
     seconds = time.perf_counter() - start
@@ -148,10 +176,41 @@ def aggregate(
     Console(stderr=True).print(
         f"[bold]{len(est.item_ids_):,}[/] items, [bold]{len(est.annotator_ids_):,}[/] annotators, "
         f"{len(items):,} answers, {len(est.label_ids_)} labels; method [bold]{method}[/] "
-        f"in {seconds:.3f} s{where}",
+        f"in {seconds:.3f} s{_convergence(est)}{where}",
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _estimator(method: str, seed: int, fit_options: dict[str, Any]) -> Any:
+    """The aggregator, its parameters checked before any file is read; EM options given to a
+    method without EM are refused."""
+    from labelloop.quality.aggregation import AGGREGATORS, make_aggregator
+    from labelloop.quality.aggregation.em import EMAggregator
+
+    if fit_options and not issubclass(AGGREGATORS[method], EMAggregator):
+        given = ", ".join(f"--{name.replace('_', '-')}" for name in fit_options)
+        em = ", ".join(n for n, cls in AGGREGATORS.items() if issubclass(cls, EMAggregator))
+        raise typer.BadParameter(
+            f"{given}: options of the methods fitted by EM ({em}), not of {method!r}",
+            param_hint="--method",
+        )
+    est = make_aggregator(method, random_state=seed, **fit_options)
+    try:
+        est._validate_params()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return est
+
+
+def _convergence(est: Any) -> str:
+    """How the EM fit ended, for the summary; empty for methods without EM."""
+    if not hasattr(est, "converged_"):
+        return ""
+    runs = f"{est.n_iter_} iteration{'s' if est.n_iter_ != 1 else ''}"
+    if est.converged_:
+        return f"; converged in {runs}"
+    return f"; [yellow]did not converge[/] in {runs} (tol {est.tol:g}): raise --max-iter or --tol"
 
 
 def _write(f: Any, rows: Any) -> None:

@@ -20,14 +20,17 @@ DEMO_ACCOUNTS = (  # a local demo only: the passwords are printed on start
 
 
 def prepare_demo(data_dir: Path) -> None:
-    """Create the digits project, import its 1,797 images and the demo accounts (idempotent)."""
+    """Create the digits project, import its 1,797 images and the demo accounts, each a member
+    of the project (idempotent)."""
     from sqlalchemy import select
 
+    from labelloop.accounts.memberships import join
     from labelloop.accounts.users import create_user
     from labelloop.loop.project import Project, connect
     from labelloop.loop.simulate import digits_data
     from labelloop.settings import Settings
     from labelloop.store import tables as t
+    from labelloop.store.engine import writer
 
     settings = Settings(data_dir=data_dir)
     engine = connect(settings)
@@ -48,6 +51,12 @@ def prepare_demo(data_dir: Path) -> None:
             items.write_text("".join(json.dumps(r) + "\n" for r in data.records))
             project.import_file(items, actor="demo")
             project.close()
+        with writer(engine).begin() as conn:
+            project_id = conn.execute(
+                select(t.projects.c.id).where(t.projects.c.name == "digits")
+            ).scalar_one()
+            for username, _role, _password in DEMO_ACCOUNTS:
+                join(conn, project_id=project_id, username=username, actor="demo")
     finally:
         engine.dispose()
 
@@ -74,5 +83,10 @@ def demo(
         console.print(f"  {role:<10} user [bold]{username}[/] password {password}")
     console.print(f"health: http://{host}:{port}/api/v1/health")
     uvicorn.run(
-        "labelloop.server.app:create_app", factory=True, host=host, port=port, log_level="warning"
+        "labelloop.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=False,  # the app trusts only LABELLOOP_TRUSTED_PROXIES (server/app.py)
     )

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from typer.core import TyperGroup
 
+from labelloop.cli.options import SharedOptionsGroup
 from labelloop.config import TIERS, load_config
 from labelloop.errors import InputFileError, LabelloopError
-from labelloop.settings import Settings
+
+if TYPE_CHECKING:
+    from labelloop.settings import Settings
 
 console = Console()
 
 
-class _Group(TyperGroup):
-    """The one place that turns labelloop's errors into a clean message and exit code 2."""
+class _Group(SharedOptionsGroup):
+    """The one place that turns labelloop's errors into a clean message and exit code 2; the
+    root's options are accepted after any command too (:mod:`labelloop.cli.options`)."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
@@ -61,13 +64,17 @@ def _options(
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Folder for the SQLite store, models and exports [env: LABELLOOP_DATA_DIR]."
+            help="Folder for the SQLite store, models and exports \\[env: LABELLOOP_DATA_DIR]."
         ),
     ] = None,
     db: Annotated[
-        str | None, typer.Option(help="SQLAlchemy URL of the store [env: LABELLOOP_DATABASE_URL].")
+        str | None,
+        typer.Option(help="SQLAlchemy URL of the store \\[env: LABELLOOP_DATABASE_URL]."),
     ] = None,
 ) -> None:
+    """Global options: they may also follow the command (``labelloop status NAME --db URL``)."""
+    from labelloop.settings import Settings
+
     overrides: dict[str, Any] = {}
     if data_dir is not None:
         overrides["data_dir"] = data_dir
@@ -232,6 +239,7 @@ def answers(
     label_col: str = "label",
 ) -> None:
     """Record many human labels from a long file (item, annotator, label)."""
+    from labelloop.codec import split_labels
     from labelloop.loop.annotators import CrowdReplay
 
     proj = _open(ctx, project, retrain="sync")
@@ -244,7 +252,7 @@ def answers(
         for who, value in votes:
             proj.annotate(
                 item_id,
-                value.split("|") if proj.config.multi_label else value,
+                split_labels(value) if proj.config.multi_label else value,
                 annotator=who,
                 client_key=f"{file.name}:{item}:{who}",
             )
@@ -423,25 +431,71 @@ def db_upgrade(ctx: typer.Context) -> None:
     console.print(f"store at revision {current_revision(engine)}")
 
 
+def _anchor(head: str | None, count: int | None, file: Path | None) -> Any:
+    """The anchor the options give, or None."""
+    from labelloop.store.events import Anchor
+
+    if file is not None:
+        if head is not None or count is not None:
+            raise LabelloopError("give --anchor or --expect-head/--expect-count, not both")
+        from labelloop.loop.exporting import read_anchor
+
+        return read_anchor(file)
+    if head is None and count is None:
+        return None
+    if head is None or count is None:
+        raise LabelloopError("--expect-head and --expect-count go together")
+    if len(head) != 64 or any(c not in "0123456789abcdef" for c in head):
+        raise LabelloopError(f"--expect-head must be 64 lowercase hex digits, got {head!r}")
+    return Anchor(count, head)
+
+
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context) -> None:
-    """Check the hash chain of the event log; exit 1 if anything was edited."""
+def audit_verify(
+    ctx: typer.Context,
+    expect_head: Annotated[
+        str | None, typer.Option(help="Head hash of an earlier verify or export (an anchor).")
+    ] = None,
+    expect_count: Annotated[
+        int | None, typer.Option(min=0, help="Number of events that head hash was taken at.")
+    ] = None,
+    anchor: Annotated[
+        Path | None,
+        typer.Option(help="An export, or its provenance file, whose audit anchor to check."),
+    ] = None,
+) -> None:
+    """Check the event log's keyed hash chain, and against an anchor kept outside the database
+    that no newest events were deleted; print the head to keep as the next anchor. Exit 1 if
+    anything was edited, deleted or rewritten."""
     from labelloop.store.events import verify_chain
 
+    expected = _anchor(expect_head, expect_count, anchor)
     with _engine(ctx).connect() as conn:
-        count, breaks = verify_chain(conn)
-    if breaks:
-        for b in breaks[:20]:
-            console.print(f"[red]event {b.event_id}[/]: {b.reason}")
-        console.print(f"[red]audit log broken[/]: {len(breaks)} problems in {count:,} events")
+        report = verify_chain(conn, anchor=expected)
+    key = f"audit key {report.key_id}" if report.key_id else "no audit key"
+    if not report.ok:
+        for b in report.breaks[:20]:
+            where = f"event {b.event_id}" if b.event_id is not None else "missing events"
+            console.print(f"[red]{where}[/]: {b.reason}", highlight=False)
+        console.print(
+            f"[red]audit log broken[/]: {len(report.breaks):,} problems in {report.events:,} "
+            f"events ({key})",
+            highlight=False,
+        )
         raise typer.Exit(1)
-    console.print(f"[green]audit log intact[/]: {count:,} events verified")
+    checked = f"; the anchor (count {expected.events:,}) matches" if expected else ""
+    console.print(
+        f"[green]audit log intact[/]: {report.events:,} events verified ({key}){checked}\n"
+        f"head {report.head}  count {report.events}  "
+        "(keep both outside the database: --expect-head/--expect-count)",
+        highlight=False,
+    )
 
 
 user_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Manage user accounts.")
 token_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Manage API tokens.")
 member_app = typer.Typer(
-    cls=_Group, no_args_is_help=True, help="Per-project tiers and skills of users."
+    cls=_Group, no_args_is_help=True, help="Who is on each project: tiers and skills."
 )
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
@@ -485,6 +539,7 @@ def serve(
         access_log=False,  # the app logs each request itself
         log_config=None,
         log_level=settings.log_level.lower(),
+        proxy_headers=False,  # the app trusts only LABELLOOP_TRUSTED_PROXIES (server/app.py)
     )
 
 
@@ -507,12 +562,72 @@ def user_add(
 
 
 @user_app.command("list")
-def user_list(ctx: typer.Context) -> None:
-    """List the active users."""
+def user_list(
+    ctx: typer.Context,
+    all_users: Annotated[bool, typer.Option("--all", help="Deactivated users too.")] = False,
+) -> None:
+    """List the active users (all with --all)."""
     from labelloop.accounts.users import list_users
 
-    for user in list_users(_engine(ctx)):
-        console.print(f"{user.username}\t{user.role}", highlight=False)
+    for user in list_users(_engine(ctx), include_inactive=all_users):
+        state = "" if user.active else "\tdeactivated"
+        console.print(f"{user.username}\t{user.role}{state}", highlight=False)
+
+
+UsernameArg = Annotated[str, typer.Argument(help="Login name.")]
+
+
+def _ended(ended: Any) -> None:
+    console.print(
+        f"{ended.username}: {ended.sessions} sessions ended, {ended.tokens} API tokens revoked"
+    )
+
+
+@user_app.command("deactivate")
+def user_deactivate(ctx: typer.Context, username: UsernameArg) -> None:
+    """Deactivate a user: no more logins; every session and API token of theirs ends."""
+    from labelloop.accounts.credentials import set_active
+
+    ended = set_active(_engine(ctx), username, False, actor="cli")
+    if ended is None:
+        console.print(f"{username} was deactivated already")
+    else:
+        _ended(ended)
+
+
+@user_app.command("activate")
+def user_activate(ctx: typer.Context, username: UsernameArg) -> None:
+    """Let a deactivated user log in again."""
+    from labelloop.accounts.credentials import set_active
+
+    set_active(_engine(ctx), username, True, actor="cli")
+    console.print(f"{username} is active")
+
+
+@user_app.command("password")
+def user_password(
+    ctx: typer.Context,
+    username: UsernameArg,
+    password: Annotated[
+        str | None, typer.Option(help="New password (prompted for, hidden, when left out).")
+    ] = None,
+) -> None:
+    """Reset a user's password; every session and API token of theirs ends."""
+    from labelloop.accounts.credentials import set_password
+    from labelloop.accounts.users import hash_password
+
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    new_hash = hash_password(password)
+    _ended(set_password(_engine(ctx), username, new_hash, actor="cli", reason="reset"))
+
+
+@user_app.command("logout")
+def user_logout(ctx: typer.Context, username: UsernameArg) -> None:
+    """Log a user out everywhere: every session and API token of theirs ends."""
+    from labelloop.accounts.credentials import log_out_everywhere
+
+    _ended(log_out_everywhere(_engine(ctx), username, actor="cli"))
 
 
 @token_app.command("create")
@@ -520,6 +635,10 @@ def token_create(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="Whose token.")],
     name: Annotated[str, typer.Option(help="What the token is for.")],
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, max=3650, help="Lifetime [default: LABELLOOP_TOKEN_DAYS]."),
+    ] = None,
 ) -> None:
     """Create an API token; it is printed once and never stored."""
     from labelloop.accounts.users import create_token, list_users
@@ -529,7 +648,46 @@ def token_create(
     user = next((u for u in list_users(engine) if u.username == username), None)
     if user is None:
         raise NotFoundError(f"no user called {username!r}")
-    print(create_token(engine, user, name))
+    settings: Settings = ctx.obj
+    print(
+        create_token(
+            engine,
+            user,
+            name,
+            days=days or settings.token_days,
+            max_tokens=settings.max_tokens_per_user,
+            actor="cli",
+        )
+    )
+
+
+@token_app.command("list")
+def token_list(
+    ctx: typer.Context,
+    username: Annotated[str | None, typer.Argument(help="Whose tokens (default: all).")] = None,
+) -> None:
+    """List API tokens (never the tokens themselves): id, owner, name, dates."""
+    from labelloop.accounts.users import list_tokens
+
+    table = Table("id", "user", "name", "created", "expires", "last used")
+    for info in list_tokens(_engine(ctx), username=username):
+        expires = f"{info.expires_at:%Y-%m-%d %H:%M}" + (" (expired)" if info.expired else "")
+        used = f"{info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else ""
+        created = f"{info.created_at:%Y-%m-%d %H:%M}"
+        table.add_row(str(info.id), info.username, info.name, created, expires, used)
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    ctx: typer.Context,
+    token_id: Annotated[int, typer.Argument(help="The token's id (see token list).")],
+) -> None:
+    """Revoke an API token: it stops working at once."""
+    from labelloop.accounts.users import revoke_token
+
+    info = revoke_token(_engine(ctx), token_id=token_id, actor="cli")
+    console.print(f"revoked token {info.id} ({info.name!r}) of {info.username}", highlight=False)
 
 
 @member_app.command("set")
@@ -544,7 +702,8 @@ def member_set(
         list[str] | None, typer.Option(help="A skill that skill rules ask for (repeatable).")
     ] = None,
 ) -> None:
-    """Set a user's tier and skills on a project (and clear a low-accuracy flag)."""
+    """Add a user to a project or set their tier and skills there (and clear a low-accuracy
+    flag); only admins and members see a project."""
     from labelloop.accounts.memberships import set_membership
 
     opened = _open(ctx, project)
@@ -558,6 +717,17 @@ def member_set(
     )
     skills = ", ".join(member.skills) or "none"
     console.print(f"{member.username} on {project}: tier {member.tier}, skills {skills}")
+
+
+@member_app.command("remove")
+def member_remove(
+    ctx: typer.Context,
+    project: ProjectArg,
+    username: Annotated[str, typer.Argument(help="Who leaves the project.")],
+) -> None:
+    """Take a user off a project: they no longer see it, and their leases go back."""
+    _open(ctx, project).remove_member(username, actor="cli")
+    console.print(f"{username} removed from {project}")
 
 
 @member_app.command("list")

@@ -6,7 +6,8 @@ dict, so one bad line never stops the stream. Only a file that cannot be read at
 before the first record. Nothing holds more than one line (or one Parquet batch) in memory.
 
 "Line" is the physical line where the record starts (JSONL, CSV: the header is line 1) or the
-1-based row number (Parquet).
+1-based row number (Parquet). A CSV cell loses the ``'`` labelloop's export put in front of text
+a spreadsheet could run (:func:`~labelloop.io.csv_cells.unguard`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from labelloop.errors import InputFileError, Reject
+from labelloop.io.csv_cells import unguard
 from labelloop.io.formats import detect_format
 
 Record = dict[str, Any]
@@ -126,6 +128,7 @@ def _read_csv(path: Path) -> Iterator[Row]:
         except csv.Error as exc:
             yield 1, Reject(name, 1, None, f"cannot parse the CSV header: {exc}")
             return
+        header = [unguard(column) for column in header]
         problem = _header_problem(header, bad)
         if problem is not None:
             yield 1, Reject(name, 1, *problem)
@@ -147,7 +150,7 @@ def _read_csv(path: Path) -> Iterator[Row]:
                 bad.clear()
                 yield start, Reject(name, start, None, "not valid UTF-8")
             elif len(row) == width:
-                yield start, dict(zip(header, row, strict=True))
+                yield start, dict(zip(header, map(unguard, row), strict=True))
             elif row:  # an empty row is a blank line
                 reason = f"expected {width} columns as in the header, got {len(row)}"
                 yield start, Reject(name, start, None, reason)

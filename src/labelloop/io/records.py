@@ -15,8 +15,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from labelloop.codec import split_labels
 from labelloop.config import ProjectConfig
 from labelloop.errors import Reject
+from labelloop.text import text_problem
 
 MAX_ID_LENGTH = 200
 
@@ -94,11 +96,41 @@ def parse_record(
         reported = {name for name, _ in problems}
         more = [p for p in _unstorable(data) if p[0] not in reported]
         problems += more if more or problems else [(None, f"cannot be stored as JSON ({exc})")]
+    if not problems:
+        problems += [
+            (name, reason) for name, value in data.items() if (reason := data_problem(value))
+        ]
     if problems:
         return [Reject(file, line, name, reason) for name, reason in problems]
     key = f"id:{ident}" if ident is not None else "sha256:" + _sha256(text)
     fingerprint = hash(text + "\0" + canonical_json(label)) & 0xFFFF_FFFF_FFFF_FFFF
     return ItemRecord(key, data, label, fingerprint)
+
+
+MAX_DEPTH = 32  # nesting of lists and objects in an item's data
+
+
+def data_problem(value: Any) -> str | None:
+    """Why ``value`` (an item's data) cannot be stored and sent back, or None: lists and
+    objects nested deeper than :data:`MAX_DEPTH`, or text no store can keep (NUL, or a lone
+    surrogate such as ``"\\ud83d"``: :func:`~labelloop.text.text_problem`)."""
+    stack: list[tuple[Any, int, str]] = [(value, 0, "")]
+    while stack:
+        node, depth, where = stack.pop()
+        if isinstance(node, str):
+            if reason := text_problem(node):
+                return f"{where}: {reason}" if where else reason
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if depth >= MAX_DEPTH:
+            return f"nests lists or objects deeper than {MAX_DEPTH} levels"
+        pairs = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in pairs:
+            if isinstance(key, str) and (reason := text_problem(key)):
+                return f"{where or 'value'}: a key {reason}"
+            stack.append((child, depth + 1, f"{where}.{key}" if where else str(key)))
+    return None
 
 
 def _sha256(text: str) -> str:
@@ -169,7 +201,7 @@ def _parse_label(value: object, config: ProjectConfig) -> tuple[Label, str | Non
         return None, None
     if config.multi_label:
         if isinstance(value, str):
-            parts: list[object] = list(value.split("|"))
+            parts: list[object] = list(split_labels(value))
         elif isinstance(value, list | tuple):
             parts = list(value)
         else:

@@ -5,6 +5,9 @@ beside ``path`` and renamed into place at the end, so a failed export leaves not
 CSV and Parquet take their columns from the first batch; a later row with another column raises
 ``ValueError`` rather than losing it. Lists (multi-label) are JSON lists in JSONL, ``a|b`` in CSV
 and ``list<string>`` in Parquet; nested objects are JSON strings in CSV and Parquet.
+
+CSV text that a spreadsheet could run as a formula gets a ``'`` in front
+(:mod:`labelloop.io.csv_cells`, undone when labelloop reads the file).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from labelloop._validation import check_choice
+from labelloop.io.csv_cells import guard
 from labelloop.io.formats import FORMATS
 
 BATCH_ROWS = 10_000
@@ -100,10 +104,10 @@ def _write_csv(rows: Iterator[dict[str, Any]], path: Path) -> int:
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         if columns:
-            writer.writerow(columns)
+            writer.writerow([guard(column) for column in columns])
         for count, row in enumerate(chain(first, rows), 1):
             _check_columns(row, known, count)
-            writer.writerow([_csv_cell(row.get(column)) for column in columns])
+            writer.writerow([guard(_csv_cell(row.get(column))) for column in columns])
     return count
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import Text, cast, func, select
 
+from labelloop.codec import label_key
 from labelloop.quality.aggregation import make_aggregator
 from labelloop.store import tables as t
 
@@ -73,11 +74,6 @@ def answers_table(conn: Any, project: Project) -> Answers:
     )
     project.answers_cache = (newest, table)
     return table
-
-
-def label_key(label: Any) -> str:
-    """A hashable key of a stored label (multi-label lists become 'a|b')."""
-    return "|".join(label) if isinstance(label, list) else f"={label}"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ import numpy as np
 from sqlalchemy import select
 
 from labelloop._validation import check_fraction, check_int
-from labelloop.loop.aggregating import answers_table, label_key
+from labelloop.codec import key_label, key_name, label_key
+from labelloop.loop.aggregating import answers_table
 from labelloop.quality.agreement import (
     alpha_interval,
     fleiss_kappa,
@@ -184,7 +185,7 @@ def _per_label(
 ) -> list[dict[str, Any]]:
     """One-vs-rest alpha per label; for multi-label sets, per label "in the set or not"."""
     if project.config.multi_label:
-        sets = [set(key.split("|")) if key else set() for key in labels]
+        sets = [set(key_label(str(key))) for key in labels]
         rows = []
         for name in project.config.labels:
             chosen = np.array([name in s for s in sets])
@@ -195,7 +196,7 @@ def _per_label(
     alphas = per_label_agreement(items, annotators, labels, label_order=_keys(project, labels))
     return _lowest_first(
         (
-            {"label": label_name(str(key)), "alpha": _num(alpha), "answers": used.get(key, 0)}
+            {"label": key_name(str(key)), "alpha": _num(alpha), "answers": used.get(key, 0)}
             for key, alpha in alphas.items()
         ),
         "alpha",
@@ -292,14 +293,14 @@ def _annotator_confusion(
     info = _items(project, chosen)
     out["confused"] = [
         {
-            "labels": [label_name(keys[a]), label_name(keys[b])],
+            "labels": [key_name(keys[a]), key_name(keys[b])],
             "count": int(matrix[a, b]),
             "rate": rate(a, b),
             "examples": [
                 {
                     "item_id": item,
                     "key": info.get(item),
-                    "answers": dict(Counter(label_name(x) for x in by_item[item])),
+                    "answers": dict(Counter(key_name(x) for x in by_item[item])),
                 }
                 for item, _ in _most_split(splits[a, b], examples)
             ],
@@ -309,7 +310,7 @@ def _annotator_confusion(
     out["n_pairs"] = int(np.triu(matrix).sum())
     out["n_split_pairs"] = int(np.triu(matrix, 1).sum())
     out["labels"] = _per_label(project, items, annotators, labels)
-    out["matrix"] = {"labels": [label_name(k) for k in keys], "counts": matrix.tolist()}
+    out["matrix"] = {"labels": [key_name(k) for k in keys], "counts": matrix.tolist()}
     return out
 
 
@@ -369,8 +370,8 @@ def _model_confusion(project: Project, top: int, examples: int) -> dict[str, Any
     out["agreement"] = float(np.trace(matrix) / matrix.sum())
     out["cells"] = [
         {
-            "human": label_name(keys[a]),
-            "model": label_name(keys[b]),
+            "human": key_name(keys[a]),
+            "model": key_name(keys[b]),
             "count": int(matrix[a, b]),
             "rate": float(matrix[a, b] / matrix[a].sum()),  # of the items people gave ``human``
             "examples": [
@@ -380,25 +381,18 @@ def _model_confusion(project: Project, top: int, examples: int) -> dict[str, Any
         }
         for a, b in cells
     ]
-    out["matrix"] = {"labels": [label_name(k) for k in keys], "counts": matrix.tolist()}
+    out["matrix"] = {"labels": [key_name(k) for k in keys], "counts": matrix.tolist()}
     return out
 
 
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def label_name(key: str) -> str:
-    """A label key's display name: "=pos" → "pos", "a|b" stays, "" (an empty set) → "(none)"."""
-    if key.startswith("="):
-        return key[1:]
-    return key or "(none)"
-
-
 def _keys(project: Project, seen: np.ndarray) -> list[str]:
     """Label keys in schema order, then any other seen key (multi-label sets) sorted."""
     schema = [] if project.config.multi_label else [label_key(x) for x in project.config.labels]
     known = set(schema)
-    return schema + sorted({str(k) for k in seen.tolist()} - known)
+    return schema + sorted({str(k) for k in seen.tolist()} - known, key=key_name)
 
 
 def _items(project: Project, item_ids: set[int]) -> dict[int, str]:

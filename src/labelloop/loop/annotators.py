@@ -12,6 +12,7 @@ import numpy as np
 
 from labelloop._validation import check_fraction
 from labelloop.errors import InputFileError, Reject
+from labelloop.quality.long_table import check_columns
 
 
 class Annotator(Protocol):
@@ -77,6 +78,8 @@ class CrowdReplay:
         label_col: str = "label",
     ) -> CrowdReplay:
         """Read a long CSV/TSV file of (item, annotator, label) answers."""
+        roles = {"item_col": item_col, "annotator_col": annotator_col, "label_col": label_col}
+        check_columns(roles)
         delimiter = "\t" if path.suffix in (".tsv", ".txt") else ","
         answers: dict[str, list[tuple[str, str]]] = defaultdict(list)
         with path.open(newline="", encoding="utf-8") as handle:

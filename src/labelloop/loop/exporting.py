@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select
 
 from labelloop.errors import ConfigError
+from labelloop.io.csv_cells import GUARD_NOTE
 from labelloop.io.writers import write_hf_dataset, write_rows
 from labelloop.store import tables as t
-from labelloop.store.events import append_event
+from labelloop.store.events import Anchor, append_event, chain_head
 
 if TYPE_CHECKING:
     from labelloop.loop.project import Project
@@ -135,12 +136,20 @@ def content_hash(rows: list[dict[str, Any]]) -> str:
 
 
 def export(project: Project, path: Path, *, fmt: str, actor: str = "system") -> DatasetVersion:
-    """Write the decided items to ``path`` and record the dataset version with its provenance."""
+    """Write the decided items to ``path`` and record the dataset version with its provenance.
+
+    The provenance file beside the export also anchors the audit log: ``audit`` holds the number
+    of events and the head hash just before this export (``labelloop audit verify --anchor``).
+    """
     if fmt not in FORMATS:
         raise ConfigError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
     rows = labelled_rows(project)
     digest = content_hash(rows)
     provenance = provenance_of(project, rows, digest, certified=_is_certified(project, digest))
+    with project.engine.connect() as conn:
+        provenance["audit"] = chain_head(conn).as_json()
+    if fmt == "csv":
+        provenance["csv_formulas"] = GUARD_NOTE
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "hf":
         write_hf_dataset(rows, path)
@@ -164,3 +173,20 @@ def export(project: Project, path: Path, *, fmt: str, actor: str = "system") -> 
             },
         )
     return DatasetVersion(int(found), digest, len(rows), path, provenance)
+
+
+def read_anchor(path: Path) -> Anchor:
+    """The audit anchor in an export's provenance: ``path`` is the provenance file, the exported
+    file beside it, or a Hugging Face export's folder."""
+    beside = path.with_name(path.name + ".provenance.json")
+    if path.is_dir():
+        path = path / "labelloop_provenance.json"
+    elif beside.exists() or not path.exists():
+        path = beside
+    try:
+        audit = json.loads(path.read_text(encoding="utf-8"))["audit"]
+        return Anchor(int(audit["events"]), str(audit["head"]))
+    except FileNotFoundError:
+        raise ConfigError(f"anchor: no provenance file at {path}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"anchor: {path} holds no audit anchor ({exc!r})") from None

@@ -6,8 +6,10 @@ Errors are estimated per source of the final labels and added up:
   exact hypergeometric bound (at the project's confidence) as the upper end;
 * ``human`` — an item answered by one person with enough gold answers errs with one minus their
   gold accuracy (its exact interval gives the ends); other items err with one minus the posterior
-  of their label under a Dawid-Skene fit of all answers (a normal interval on the sum), or are
-  counted as right when nothing measures them (overlap 1, no gold) — the report says so;
+  of their label under a Dawid-Skene fit of all answers (a normal interval on the sum); a label
+  nothing measures (overlap 1, no gold) counts as right in the estimate but as possibly wrong in
+  the interval's lower end, and with nothing measured at all there is no estimate — the report
+  says so;
 * ``adjudicated`` and ``imported`` labels count as right.
 
 A dataset version is certified only when every gate passes; a failing gate says what failed.
@@ -22,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from labelloop.codec import label_key
 from labelloop.errors import ConflictError
-from labelloop.loop.aggregating import answers_table, label_key
+from labelloop.loop.aggregating import answers_table
 from labelloop.loop.annotator_skill import accuracy_interval
 from labelloop.loop.gold import gold_scores
 from labelloop.quality.aggregation import DawidSkene
@@ -71,9 +74,10 @@ def estimated_accuracy(project: Project) -> dict[str, Any]:
     auto_high = float(sum(r.error_bound or 0 for r in rounds))
     human = _human_errors(project, finals, gold, items, annotators, labels)
     errors = auto + human["errors"]
+    measured = n - human["unmeasured"]
     return {
-        "estimate": 1.0 - errors / n,
-        "low": max(0.0, 1.0 - (auto_high + human["high"]) / n),
+        "estimate": 1.0 - errors / n if measured > 0 else None,
+        "low": max(0.0, 1.0 - (auto_high + human["high"] + human["unmeasured"]) / n),
         "high": min(1.0, 1.0 - (auto + human["low"]) / n) if rounds else 1.0 - human["low"] / n,
         "n_items": n,
         "auto_errors": auto,
@@ -127,7 +131,8 @@ def _human_errors(
     if unmeasured:
         notes.append(
             f"{unmeasured} human labels have no measure of their accuracy (one answer, no gold "
-            f"record of the person) and count as right: add gold questions or overlap"
+            f"record of the person): the estimate counts them as right, its lower end as wrong; "
+            f"add gold questions or overlap"
         )
     return {
         "errors": gold_errors + fit_errors,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from labelloop.accounts.memberships import flag_member
 from labelloop.errors import NotFoundError
@@ -50,18 +50,24 @@ def gold_scores(
     conn: Connection, project: Project, *, annotator: str | None = None
 ) -> dict[str, tuple[int, int]]:
     """Each annotator's (or only ``annotator``'s) (right, answered) gold questions, from their
-    latest answer to each."""
+    *first* answer to each: one taken back and answered again after seeing the right label counts
+    as it was first given."""
     a, i = t.annotations, t.items
     who = [a.c.annotator == annotator] if annotator is not None else []
     rows = conn.execute(
         select(a.c.annotator, a.c.item_id, a.c.label, i.c.given_label)
         .join(i, i.c.id == a.c.item_id)
-        .where(a.c.project_id == project.id, i.c.is_gold, a.c.flag.is_(None), *who)
-        .order_by(a.c.id)
+        .where(
+            a.c.project_id == project.id,
+            i.c.is_gold,
+            or_(a.c.flag.is_(None), a.c.flag == "retracted"),
+            *who,
+        )
+        .order_by(a.c.id.desc())
     ).all()
-    latest = {(r.annotator, r.item_id): r.label == r.given_label for r in rows}
+    first = {(r.annotator, r.item_id): r.label == r.given_label for r in rows}
     scores: dict[str, tuple[int, int]] = {}
-    for (annotator, _item), right in latest.items():
+    for (annotator, _item), right in first.items():
         hits, n = scores.get(annotator, (0, 0))
         scores[annotator] = (hits + int(right), n + 1)
     return scores
@@ -103,7 +109,8 @@ def _maybe_flag(conn: Connection, project: Project, annotator: str, now: datetim
 
 
 def release_leases(conn: Connection, project: Project, annotator: str) -> int:
-    """Return ``annotator``'s open leases on the project to the queue."""
+    """Return ``annotator``'s open leases on the project to the queue; an answer on one of them
+    is refused (status "released")."""
     tk, i = t.tasks, t.items
     open_tasks = conn.execute(
         select(tk.c.id, tk.c.item_id, tk.c.kind).where(
@@ -113,7 +120,7 @@ def release_leases(conn: Connection, project: Project, annotator: str) -> int:
     if not open_tasks:
         return 0
     conn.execute(
-        tk.update().where(tk.c.id.in_([r.id for r in open_tasks])).values(status="expired")
+        tk.update().where(tk.c.id.in_([r.id for r in open_tasks])).values(status="released")
     )
     for r in open_tasks:
         if r.kind != "gold":

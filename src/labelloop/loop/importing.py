@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Integer, bindparam, func, select, text
 from labelloop.errors import InputFileError, Reject
 from labelloop.io.items import iter_items
 from labelloop.io.records import ItemRecord
+from labelloop.loop.queue import HOLDOUT_PRIORITY
 from labelloop.routing.holdout import draw_holdout, holdout_size
 from labelloop.routing.rules import RuleSet, compile_rule
 from labelloop.store import tables as t
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 BATCH = 5000
 ANALYZE_AFTER = 1000  # new items that make PostgreSQL refresh the items table's statistics
-HOLDOUT_PRIORITY = 1e9
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
-from labelloop.errors import ConfigError, ConflictError, NotFoundError
-from labelloop.loop.aggregating import label_key
+from labelloop.codec import key_label, label_key
+from labelloop.errors import ConfigError, ConflictError, NotFoundError, PermissionDenied
 from labelloop.loop.gold import GoldFeedback, check_gold_answer
 from labelloop.loop.labelcodec import normalise_label
 from labelloop.store import tables as t
@@ -59,9 +59,12 @@ def annotate(
 ) -> AnnotationResult:
     """Store ``annotator``'s answer under the current guideline version and decide if it can.
 
-    Idempotent on ``client_key``: a retry returns the first annotation and stores nothing. A late
-    answer on an expired lease is kept (the work was done). A task already answered is not
-    answered twice: the second answer is refused unless it is a retry.
+    One transaction, the item's row locked: idempotent on ``client_key`` (a retry returns the
+    first annotation and stores nothing); a task is answered once (the schema refuses a second
+    live answer too); a paused person's answers are refused. A late answer on an expired lease
+    counts only if the item still has room for it, and is refused otherwise; an answer on a lease
+    still open whose item was since decided or escalated is kept as a ``late`` opinion that
+    decides nothing.
     """
     if flag is not None and flag not in FLAGS:
         raise ConfigError(f"flag: {flag!r} is not one of {', '.join(FLAGS)}")
@@ -77,12 +80,12 @@ def annotate(
         with project.writer.begin() as conn:
             return _record(conn, project, item_id, label, annotator, task_id, client_key, flag)
     except IntegrityError:
-        if client_key is None:
-            raise
-        found = _by_key(project, client_key)  # a concurrent retry won the race
-        if found is None:
-            raise
-        return found
+        found = _by_key(project, client_key) if client_key is not None else None
+        if found is not None:  # a concurrent retry won the race
+            return found
+        if task_id is not None:  # the schema refused a second live answer to the task
+            raise ConflictError(f"task {task_id} was already answered") from None
+        raise
 
 
 def _record(
@@ -95,35 +98,33 @@ def _record(
     client_key: str | None,
     flag: str | None,
 ) -> AnnotationResult:
-    i, tk = t.items, t.tasks
-    item = conn.execute(
-        select(
-            i.c.id,
-            i.c.round_id,
-            i.c.tier,
-            i.c.status,
-            i.c.wanted,
-            i.c.is_gold,
-            i.c.given_label,
-            i.c.gold_note,
-        ).where(i.c.id == item_id, i.c.project_id == project.id)
-    ).first()
+    tk = t.tasks
+    item = _locked_item(conn, project, item_id)
     if item is None:
         raise NotFoundError(f"item {item_id} is not in project {project.name!r}")
+    if is_paused(conn, project.id, annotator):
+        raise PermissionDenied(f"your work on {project.name} is paused until an admin reviews it")
     # The library trusts its caller with any task id; the server lets people submit only their
     # own leases. Without an id, the person's latest lease on the item is used.
     where = [tk.c.id == task_id] if task_id is not None else [tk.c.assignee == annotator]
     task = conn.execute(
-        select(tk.c.id, tk.c.tier, tk.c.status)
+        select(tk.c.id, tk.c.tier, tk.c.status, tk.c.lease_expires_at)
         .where(tk.c.item_id == item_id, *where)
         .order_by(tk.c.id.desc())
         .limit(1)
     ).first()
     if task_id is not None and task is None:
         raise NotFoundError(f"task {task_id} is not a task of item {item_id}")
-    if task_id is not None and task is not None and task.status in ("done", "skipped"):
-        raise ConflictError(f"task {task_id} was already {task.status}")
+    if task is not None and client_key is not None:
+        found = _by_key(conn, client_key)  # a retry that waited for the winner's lock
+        if found is not None:
+            return found
+    if task_id is not None and task is not None:
+        _check_open(conn, project, item, task)
     tier = task.tier if task is not None else (item.tier or "annotator")
+    current = item.status in ("new", "auto") and (item.tier or "annotator") == tier
+    if task is not None and not current and not item.is_gold:
+        flag = "late"  # the item was decided or escalated while the lease was open
     version = t.latest_version(conn, t.guidelines, project.id)
     annotation_id = t.inserted_id(
         conn.execute(
@@ -143,8 +144,6 @@ def _record(
         conn.execute(
             tk.update().where(tk.c.id == task.id).values(status="done", done_at=t.utcnow())
         )
-        if task.status == "expired":  # its place was given back; it is taken again
-            conn.execute(i.update().where(i.c.id == item_id).values(assigned=i.c.assigned + 1))
     append_event(
         conn,
         actor=annotator,
@@ -168,7 +167,9 @@ def _record(
                 conn, project, item=item, label=label, annotator=annotator, now=t.utcnow()
             )
         return AnnotationResult(annotation_id, item_id, True, None, gold_feedback=feedback)
-    if flag == "ambiguous":
+    if flag == "late":
+        pass
+    elif flag == "ambiguous":
         escalated = _escalate(conn, project, item_id, annotator, "flagged ambiguous")
     elif tier != "annotator" or item.status != "new":
         source = "adjudicated" if tier != "annotator" else "human"
@@ -176,6 +177,65 @@ def _record(
     else:
         decided, escalated = _aggregate(conn, project, item, annotator, version)
     return AnnotationResult(annotation_id, item_id, True, item.round_id, decided, escalated)
+
+
+def _locked_item(conn: Connection, project: Project, item_id: int) -> Any:
+    """The item's row, locked on PostgreSQL until the transaction ends: answers to one item are
+    recorded one at a time, so each sees the others' votes (SQLite's writer is serial)."""
+    i = t.items
+    query = select(
+        i.c.id,
+        i.c.round_id,
+        i.c.tier,
+        i.c.status,
+        i.c.wanted,
+        i.c.assigned,
+        i.c.is_gold,
+        i.c.given_label,
+        i.c.gold_note,
+    ).where(i.c.id == item_id, i.c.project_id == project.id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def _check_open(conn: Connection, project: Project, item: Any, task: Any) -> None:
+    """Refuse an answer to ``task`` unless its lease is open, or expired with room left."""
+    if task.status in ("done", "skipped"):
+        raise ConflictError(f"task {task.id} was already {task.status}")
+    if task.status == "released":
+        raise PermissionDenied(f"task {task.id} was taken back while your work was paused")
+    if task.status != "expired":
+        return
+    room = (item.wanted or project.config.tasks.overlap) if task.tier == "annotator" else 1
+    open_again = (
+        item.status == "new" and (item.tier or "annotator") == task.tier and item.assigned < room
+    )
+    if not (item.is_gold or open_again):
+        ended = _aware(task.lease_expires_at)
+        raise ConflictError(
+            f"your lease on task {task.id} ended at {ended:%Y-%m-%d %H:%M:%S} UTC and the item "
+            "went to someone else: this answer was not stored"
+        )
+    if not item.is_gold:  # its place was given back; it is taken again
+        i = t.items
+        conn.execute(i.update().where(i.c.id == item.id).values(assigned=i.c.assigned + 1))
+
+
+def is_paused(conn: Connection, project_id: int, annotator: str) -> bool:
+    """Whether ``annotator`` is flagged (paused) on the project."""
+    m, u = t.memberships, t.users
+    flagged = conn.execute(
+        select(m.c.flagged_at)
+        .join(u, u.c.id == m.c.user_id)
+        .where(m.c.project_id == project_id, u.c.username == annotator)
+    ).scalar()
+    return flagged is not None
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite returns naive datetimes; the store writes UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _aggregate(
@@ -190,7 +250,7 @@ def _aggregate(
         if rest and rest[0][1] == count:
             return False, _escalate(conn, project, item.id, annotator, "annotators disagree")
         by = annotator if len(votes) == 1 else f"majority of {len(votes)}"
-        return _decide(conn, project, item.id, _unkey(top), "human", by, version), False
+        return _decide(conn, project, item.id, key_label(top), "human", by, version), False
     top, posterior = project.aggregator().posterior(votes)
     if posterior >= project.config.min_posterior():
         by = (
@@ -198,7 +258,7 @@ def _aggregate(
             if len(votes) == 1
             else f"{project.config.quality.aggregation} of {len(votes)}"
         )
-        return _decide(conn, project, item.id, _unkey(top), "human", by, version), False
+        return _decide(conn, project, item.id, key_label(top), "human", by, version), False
     if len(votes) < project.config.max_overlap():
         _ask_one_more(conn, project, item.id, len(votes) + 1, posterior)
         return False, False
@@ -233,10 +293,6 @@ def _votes(conn: Connection, item_id: int) -> dict[str, str]:
         .order_by(a.c.id)
     ).all()
     return {r.annotator: label_key(r.label) for r in rows}
-
-
-def _unkey(key: str) -> Any:
-    return key[1:] if key.startswith("=") else (key.split("|") if key else [])
 
 
 def _decide(
@@ -280,23 +336,39 @@ def _escalate(conn: Connection, project: Project, item_id: int, actor: str, reas
     return True
 
 
-def _by_key(project: Project, client_key: str) -> AnnotationResult | None:
-    with project.engine.connect() as conn:
-        row = conn.execute(
-            select(t.annotations.c.id, t.annotations.c.item_id).where(
-                t.annotations.c.client_key == client_key
-            )
-        ).first()
+def _by_key(source: Project | Connection, client_key: str) -> AnnotationResult | None:
+    """The annotation stored under ``client_key``, read in ``source`` (a project's own
+    connection, or the caller's transaction)."""
+    query = select(t.annotations.c.id, t.annotations.c.item_id).where(
+        t.annotations.c.client_key == client_key
+    )
+    if isinstance(source, Connection):
+        row = source.execute(query).first()
+    else:
+        with source.engine.connect() as conn:
+            row = conn.execute(query).first()
     return None if row is None else AnnotationResult(row.id, row.item_id, False, None)
 
 
-def retract(project: Project, task_id: int, *, annotator: str) -> datetime:
+FINAL = "this answer can no longer be undone: ask a reviewer to correct it"
+
+
+def retract(
+    project: Project, task_id: int, *, annotator: str, now: datetime | None = None
+) -> datetime:
     """Undo ``annotator``'s answer to ``task_id``: the answer is kept but marked retracted, a
     decision it led to is withdrawn, and the task is leased to them again (returns the new lease
-    end). Refused once it cannot be undone alone: someone answered the item since, it was
-    escalated, or it was an audit answer."""
+    end).
+
+    Allowed once per task, within ``tasks.undo_seconds`` of the answer, and only while nothing
+    was built on it. Every other refusal reads the same (:data:`FINAL`), whatever the reason —
+    someone answered the item since, it was escalated, its audit round was decided, a gold
+    answer's feedback was shown — so a refusal never tells which kind of item it was. A gold
+    question is scored by its first answer whatever happens after.
+    """
     a, tk, i = t.annotations, t.tasks, t.items
-    now = t.utcnow()
+    now = now or t.utcnow()
+    window = project.config.tasks.undo_seconds
     with project.writer.begin() as conn:
         task = conn.execute(
             select(tk.c.id, tk.c.item_id, tk.c.tier, tk.c.status).where(
@@ -305,32 +377,23 @@ def retract(project: Project, task_id: int, *, annotator: str) -> datetime:
         ).first()
         if task is None:
             raise NotFoundError(f"task {task_id} is not {annotator!r}'s")
-        answer = conn.execute(
-            select(a.c.id)
-            .where(
-                a.c.task_id == task_id,
-                a.c.annotator == annotator,
-                or_(a.c.flag.is_(None), a.c.flag != "retracted"),
-            )
+        if is_paused(conn, project.id, annotator):
+            raise PermissionDenied(f"your work on {project.name} is paused")
+        item = _locked_item(conn, project, task.item_id)
+        answers = conn.execute(
+            select(a.c.id, a.c.label, a.c.flag, a.c.created_at)
+            .where(a.c.task_id == task_id, a.c.annotator == annotator)
             .order_by(a.c.id.desc())
-            .limit(1)
-        ).first()
+        ).all()
+        answer = next((r for r in answers if r.flag in (None, "ambiguous")), None)
         if task.status != "done" or answer is None:
             raise ConflictError(f"task {task_id} has no answer to undo")
-        item = conn.execute(
-            select(i.c.tier, i.c.status, i.c.round_id, i.c.is_gold).where(i.c.id == task.item_id)
-        ).one()
-        later = conn.execute(
-            select(a.c.id).where(a.c.item_id == task.item_id, a.c.id > answer.id).limit(1)
-        ).first()
-        if later is not None:
-            raise ConflictError(
-                "someone has answered this item since: ask a reviewer to correct it"
-            )
-        if item.round_id is not None:
-            raise ConflictError("an audit answer cannot be undone: ask a reviewer to correct it")
-        if (item.tier or "annotator") != task.tier:
-            raise ConflictError("the item was escalated since: ask a reviewer to correct it")
+        if window == 0 or now - _aware(answer.created_at) > timedelta(seconds=window):
+            raise ConflictError(f"an answer can be undone within {window} s of sending it")
+        if any(r.flag == "retracted" for r in answers):
+            raise ConflictError("an answer can be undone once")
+        if _built_upon(conn, item, task, answer):
+            raise ConflictError(FINAL)
         conn.execute(a.update().where(a.c.id == answer.id).values(flag="retracted"))
         if item.status == "labelled" and not item.is_gold:
             conn.execute(t.final_labels.delete().where(t.final_labels.c.item_id == task.item_id))
@@ -349,3 +412,20 @@ def retract(project: Project, task_id: int, *, annotator: str) -> datetime:
             payload={"task_id": task_id, "item_id": task.item_id, "annotation_id": answer.id},
         )
     return lease_end
+
+
+def _built_upon(conn: Connection, item: Any, task: Any, answer: Any) -> bool:
+    """Whether undoing ``answer`` would undo more than the person's own work."""
+    a = t.annotations
+    later = conn.execute(
+        select(a.c.id).where(a.c.item_id == item.id, a.c.id > answer.id).limit(1)
+    ).first()
+    if later is not None or (item.tier or "annotator") != task.tier:
+        return True
+    if item.is_gold:  # the right label was shown after a wrong answer
+        return answer.flag is None and answer.label != item.given_label
+    if item.round_id is not None:
+        rr = t.routing_rounds
+        status = conn.execute(select(rr.c.status).where(rr.c.id == item.round_id)).scalar()
+        return status != "sampling"
+    return item.status not in ("new", "labelled")

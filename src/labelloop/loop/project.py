@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, func, select
 
+from labelloop.accounts.memberships import Membership, join, remove_membership, set_membership
 from labelloop.config import ProjectConfig, parse_config
 from labelloop.errors import ConfigError, NotFoundError
 from labelloop.settings import Settings
@@ -95,7 +98,8 @@ class Project:
         actor: str = "admin",
         **kwargs: Any,
     ) -> Project:
-        """Create a project (migrating the store first); its guidelines become version 1."""
+        """Create a project (migrating the store first); its guidelines become version 1, and
+        ``actor``, when that names a user, becomes a member at their role's tier."""
         if isinstance(config, dict):
             config = parse_config(config)
         settings = settings or Settings()
@@ -124,6 +128,7 @@ class Project:
                 project_id=project_id,
                 payload={"name": config.name, "config": config.model_dump(mode="json")},
             )
+            join(conn, project_id=project_id, username=actor, actor=actor)
         return cls(engine, project_id, config, settings=settings, **kwargs)
 
     @classmethod
@@ -193,6 +198,36 @@ class Project:
             )
         return int(version)
 
+    # -- members -------------------------------------------------------------------------
+
+    def add_member(
+        self,
+        username: str,
+        *,
+        tier: str | None = None,
+        skills: Iterable[str] = (),
+        actor: str = "system",
+    ) -> Membership:
+        """Put ``username`` on the project (or change their tier and skills there; clears a
+        flag): only admins and members see a project on the server."""
+        return set_membership(
+            self.engine,
+            project_id=self.id,
+            username=username,
+            tier=tier,
+            skills=skills,
+            actor=actor,
+        )
+
+    def remove_member(self, username: str, *, actor: str) -> None:
+        """Take ``username`` off the project; the leases they hold go back to the queue and an
+        answer on one of them is refused."""
+        from labelloop.loop.gold import release_leases
+
+        with self.writer.begin() as conn:
+            remove_membership(conn, project_id=self.id, username=username, actor=actor)
+            release_leases(conn, self, username)
+
     # -- the loop's steps (each lives in its own module) ---------------------------------
 
     def import_file(self, path: str | Path, **kwargs: Any) -> Any:
@@ -209,11 +244,11 @@ class Project:
 
         return next_tasks(self, n, **kwargs)
 
-    def retract(self, task_id: int, *, annotator: str) -> Any:
+    def retract(self, task_id: int, *, annotator: str, now: datetime | None = None) -> Any:
         """Undo one's answer to a task and get the task back; see :func:`labels.retract`."""
         from labelloop.loop.labels import retract
 
-        return retract(self, task_id, annotator=annotator)
+        return retract(self, task_id, annotator=annotator, now=now)
 
     def aggregator(self) -> Any:
         """The project's truth inference for one item's answers (see
@@ -391,13 +426,20 @@ class Project:
 
 
 def connect(settings: Settings | None = None, url: str | None = None) -> Engine:
-    """Open the store and bring its schema up to date."""
+    """Open the store, bring its schema up to date, and sign its audit log with the audit key
+    (events from before the keyed chain are re-signed once, see :func:`seal_unkeyed`)."""
+    from labelloop.store.audit_key import audit_key
+    from labelloop.store.events import seal_unkeyed
+
     settings = settings or Settings()
     engine = make_engine(
         url or settings.resolved_database_url(),
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
+        audit_key=audit_key(settings),
     )
     upgrade(engine)
+    with writer(engine).begin() as conn:
+        seal_unkeyed(conn)
     return engine

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, bindparam, false, func, or_, select
 
 from labelloop.config import TIERS
-from labelloop.errors import NotFoundError
+from labelloop.errors import ConflictError, NotFoundError
+from labelloop.io.records import data_problem
 from labelloop.store import tables as t
 from labelloop.store.events import append_event
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from labelloop.loop.project import Project
 
 SUSPECT_PRIORITY = 1e8  # suspected label errors, sent back for review
-HOLDOUT_PRIORITY = 1e9
+HOLDOUT_PRIORITY = 1e9  # holdout items: HOLDOUT_PRIORITY + a random number under 1
 AUDIT_PRIORITY = 2e9
 
 
@@ -119,51 +120,71 @@ def next_tasks(
     tier: str = "annotator",
     annotator: str = "anonymous",
     skills: Sequence[str] | None = None,
+    resume: bool = False,
+    max_leases: int | None = None,
     now: datetime | None = None,
 ) -> list[Task]:
-    """Lease the ``n`` most valuable items waiting for ``tier`` that ``annotator`` has not had.
-    With ``skills`` (None: any), only items that need no skill or one of them."""
+    """Lease the ``n`` most valuable items waiting for ``tier`` that ``annotator`` has neither
+    answered nor holds; items they skipped come after all others. With ``resume``, the tasks they
+    still hold at ``tier`` come first (a reloaded page gets its work back). With ``skills``
+    (None: any), only items that need no skill or one of them.
+
+    With ``max_leases`` (the server passes ``tasks.max_leases``), nobody holds more open tasks
+    on the project: past that, :class:`~labelloop.errors.ConflictError`.
+    """
     i, tk = t.items, t.tasks
     now = now or t.utcnow()
     lease_end = now + timedelta(seconds=project.config.tasks.lease_seconds)
     current = project.current_model()
-    had = select(tk.c.item_id).where(tk.c.project_id == project.id, tk.c.assignee == annotator)
-    n_gold = _gold_slots(project, n) if tier == "annotator" else 0
+    mine = (tk.c.project_id == project.id, tk.c.assignee == annotator)
+    # Answered or held at this tier: overlap needs distinct people; skipped items come last.
+    had = select(tk.c.item_id).where(*mine, tk.c.tier == tier, tk.c.status.in_(("open", "done")))
+    skipped = select(tk.c.item_id).where(*mine, tk.c.tier == tier, tk.c.status == "skipped")
     columns = (i.c.id, i.c.key, i.c.data, i.c.tier, i.c.is_holdout, i.c.is_gold, i.c.priority)
     with project.writer.begin() as conn:
         release_expired(conn, project, now)
-        gold: list[Any] = []
-        if n_gold:
-            gold = list(
-                conn.execute(
-                    select(*columns)
-                    .where(
-                        i.c.project_id == project.id,
-                        i.c.status == "gold",
-                        i.c.id.not_in(had),
-                        *_skill_clause(skills),
-                    )
-                    .order_by(func.random())
-                    .limit(n_gold)
-                ).all()
+        held = _held(conn, project, annotator, tier) if resume else []
+        wanted = n - len(held)
+        if max_leases is not None:
+            open_leases = conn.execute(
+                select(func.count()).where(*mine, tk.c.status == "open")
+            ).scalar_one()
+            wanted = min(wanted, max_leases - open_leases)
+        if wanted <= 0 and not held and n > 0:
+            raise ConflictError(
+                f"you hold {max_leases} open tasks on {project.name}, the most one person may: "
+                "answer or skip some first"
             )
-        query = (
-            select(*columns)
-            .where(*_waiting(project, tier, skills), i.c.id.not_in(had))
-            .order_by(i.c.priority.desc(), i.c.id)
-            .limit(n - len(gold))
-        )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=i)
-        rows = conn.execute(query).all() if n > len(gold) else []
-        if gold:  # mixed in at random places, so a gold question cannot be told by its position
-            rows = list(rows)
-            for r in gold:
-                rows.insert(int(project.rng.integers(len(rows) + 1)), r)
-        if not rows:
-            return []
-        suggestions = _suggestions(conn, project, [r.id for r in rows], current)
-        tasks = []
+        rows: list[Any] = []
+        if wanted > 0:
+            n_gold = _gold_slots(project, wanted) if tier == "annotator" else 0
+            gold = _pick_gold(conn, project, columns, had, skills, n_gold) if n_gold else []
+            waiting = (*_waiting(project, tier, skills), i.c.id.not_in(had))
+            need = wanted - len(gold)
+            # Not skipped before skipped; an item that cannot be sent is set aside and replaced.
+            for where in ((*waiting, i.c.id.not_in(skipped)), (*waiting, i.c.id.in_(skipped))):
+                while len(rows) < need:
+                    picked = _pick(conn, columns, where, need - len(rows))
+                    servable = _servable(conn, project, picked)
+                    rows += servable
+                    if len(servable) == len(picked):
+                        break
+            rows = _mix_in(project, rows, _servable(conn, project, gold))
+        blind = tier == "annotator" and _blind_phase(conn, project)
+        suggestions = _suggestions(conn, project, [r.id for r in (*held, *rows)], current)
+        tasks = [
+            Task(
+                r.task_id,
+                r.id,
+                r.key,
+                r.data,
+                tier,
+                r.kind,
+                *_suggested(r.id, r.kind, suggestions, blind),
+                r.lease_expires_at,
+            )
+            for r in held
+        ]
         for r in rows:
             kind = _kind(r.is_holdout, r.priority or 0.0, r.tier, r.is_gold)
             task_id = t.inserted_id(
@@ -180,16 +201,122 @@ def next_tasks(
                     )
                 )
             )
-            label, conf = (
-                (None, None)
-                if kind in ("holdout", "audit")
-                else suggestions.get(r.id, (None, None))
-            )
+            label, conf = _suggested(r.id, kind, suggestions, blind)
             tasks.append(Task(task_id, r.id, r.key, r.data, tier, kind, label, conf, lease_end))
         pooled = [r.id for r in rows if not r.is_gold]  # gold questions go to everyone
         if pooled:
             conn.execute(i.update().where(i.c.id.in_(pooled)).values(assigned=i.c.assigned + 1))
     return tasks
+
+
+def _suggested(
+    item_id: int, kind: str, suggestions: dict[int, tuple[Any, float]], blind: bool
+) -> tuple[Any, float | None]:
+    """The model's (label, confidence) a task shows: none on holdout and audit items, none at
+    all in a blind phase."""
+    if blind or kind in ("holdout", "audit"):
+        return None, None
+    return suggestions.get(item_id, (None, None))
+
+
+def _held(conn: Connection, project: Project, annotator: str, tier: str) -> list[Any]:
+    """``annotator``'s open leases at ``tier``, oldest first, with their items."""
+    i, tk = t.items, t.tasks
+    return list(
+        conn.execute(
+            select(
+                tk.c.id.label("task_id"),
+                tk.c.kind,
+                tk.c.lease_expires_at,
+                i.c.id,
+                i.c.key,
+                i.c.data,
+            )
+            .join(i, i.c.id == tk.c.item_id)
+            .where(
+                tk.c.project_id == project.id,
+                tk.c.assignee == annotator,
+                tk.c.tier == tier,
+                tk.c.status == "open",
+            )
+            .order_by(tk.c.id)
+        ).all()
+    )
+
+
+def _pick(conn: Connection, columns: tuple[Any, ...], where: tuple[Any, ...], n: int) -> list[Any]:
+    """Up to ``n`` waiting items by priority, locked on PostgreSQL (others skip them)."""
+    if n <= 0:
+        return []
+    query = select(*columns).where(*where).order_by(t.items.c.priority.desc(), t.items.c.id)
+    query = query.limit(n)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=t.items)
+    return list(conn.execute(query).all())
+
+
+def _pick_gold(
+    conn: Connection,
+    project: Project,
+    columns: tuple[Any, ...],
+    had: Any,
+    skills: Sequence[str] | None,
+    n: int,
+) -> list[Any]:
+    """``n`` gold questions the person has not answered, drawn at random."""
+    i = t.items
+    query = (
+        select(*columns)
+        .where(
+            i.c.project_id == project.id,
+            i.c.status == "gold",
+            i.c.id.not_in(had),
+            *_skill_clause(skills),
+        )
+        .order_by(func.random())
+        .limit(n)
+    )
+    return list(conn.execute(query).all())
+
+
+def _mix_in(project: Project, rows: list[Any], gold: list[Any]) -> list[Any]:
+    """Gold questions at random places, so a gold question cannot be told by its position."""
+    rows = list(rows)
+    for r in gold:
+        rows.insert(int(project.rng.integers(len(rows) + 1)), r)
+    return rows
+
+
+def _servable(conn: Connection, project: Project, rows: list[Any]) -> list[Any]:
+    """The rows whose data can be sent; any other is set aside (status "invalid") with an event
+    naming the problem, so one bad item never breaks a hand-out."""
+    good = []
+    for r in rows:
+        problem = data_problem(r.data)
+        if problem is None:
+            good.append(r)
+            continue
+        conn.execute(t.items.update().where(t.items.c.id == r.id).values(status="invalid"))
+        append_event(
+            conn,
+            actor="labelloop",
+            action="item.invalid",
+            project_id=project.id,
+            payload={"item_id": r.id, "reason": problem},
+        )
+    return good
+
+
+def _blind_phase(conn: Connection, project: Project) -> bool:
+    """Whether holdout or audit items still wait: then no annotator task carries a suggestion,
+    so that its absence never tells those items from the others."""
+    i = t.items
+    waiting = conn.execute(
+        select(i.c.id)
+        .where(i.c.project_id == project.id, i.c.status == "new", i.c.priority >= HOLDOUT_PRIORITY)
+        .limit(1)
+    ).first()
+    return waiting is not None
 
 
 def _gold_slots(project: Project, n: int) -> int:

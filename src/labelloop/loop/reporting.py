@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from labelloop.store import tables as t
 
@@ -42,6 +42,20 @@ def status(project: Project) -> dict[str, Any]:
                 select(t.final_labels.c.source, func.count())
                 .where(t.final_labels.c.project_id == project.id)
                 .group_by(t.final_labels.c.source)
+            ).all()
+        )
+        a = t.annotations
+        answers_by_person = dict(
+            conn.execute(
+                select(a.c.annotator, func.count())
+                .join(i, i.c.id == a.c.item_id)
+                .where(
+                    a.c.project_id == project.id,
+                    ~i.c.is_gold,
+                    or_(a.c.flag.is_(None), a.c.flag.not_in(("retracted", "duplicate"))),
+                )
+                .group_by(a.c.annotator)
+                .order_by(a.c.annotator)
             ).all()
         )
         models = [
@@ -82,6 +96,8 @@ def status(project: Project) -> dict[str, Any]:
         "holdout": {"labelled": holdout.get("labelled", 0), "size": sum(holdout.values())},
         "gold_questions": n_gold,
         "label_sources": sources,
+        # Answers each person gave (gold and taken-back answers aside), by name.
+        "answers_by_person": answers_by_person,
         "human_share": (sources.get("human", 0) + sources.get("adjudicated", 0)) / n_items
         if n_items
         else 0.0,

@@ -36,6 +36,8 @@ FILTERS = (
 )
 #: cleanlab's label-quality scores; the first is its default.
 RANKINGS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
+#: How far stored probabilities may stray from [0, 1], and their rows from summing to 1.
+ROUNDING = 1e-3
 
 
 @dataclass(frozen=True)
@@ -87,23 +89,34 @@ def check_labels(labels: Any, n_classes: int, *, name: str = "labels") -> np.nda
 
 
 def check_probs(probs: Any, *, name: str = "probs") -> np.ndarray:
-    """Return ``probs`` as a float64 ``(n, k >= 2)`` matrix whose rows sum to 1 within 1e-3."""
+    """Return ``probs`` as a float64 ``(n, k >= 2)`` matrix of probabilities, rows summing to 1.
+
+    Stored probabilities carry rounding: float32 storage, or a floor added to every class
+    without renormalising (the label-errors study's IMDB file has entries of 1.00001 and rows
+    summing to 1 + 2e-5). Entries within ``ROUNDING`` of [0, 1] and row sums within ``ROUNDING``
+    of 1 are accepted, then clipped to [0, 1] and renormalised, so cleanlab, which allows only
+    1e-6, gets exact probabilities; anything further off is refused, naming the row.
+    """
     try:
         arr = np.asarray(probs, dtype=np.float64)
     except (TypeError, ValueError):
         raise ModelError(f"{name} must be a numeric (n, k) matrix") from None
     if arr.ndim != 2 or arr.shape[1] < 2:
         raise ModelError(f"{name} must be an (n, k >= 2) matrix. Got shape {arr.shape} instead.")
-    bad = ~np.isfinite(arr) | (arr < 0) | (arr > 1)
+    bad = ~np.isfinite(arr) | (arr < -ROUNDING) | (arr > 1 + ROUNDING)
     if bad.any():
         row = int(bad.any(axis=1).argmax())
-        raise ModelError(f"{name} must hold probabilities in [0, 1]; row {row} does not")
+        col = int(bad[row].argmax())
+        raise ModelError(
+            f"{name} must be probabilities in [0, 1]; row {row} holds {arr[row, col]:.8g}"
+        )
     sums = arr.sum(axis=1)
-    off = np.abs(sums - 1) > 1e-3
+    off = np.abs(sums - 1) > ROUNDING
     if off.any():
         row = int(off.argmax())
         raise ModelError(f"{name} rows must sum to 1; row {row} sums to {sums[row]:.6g}")
-    return arr
+    arr = np.clip(arr, 0.0, 1.0)
+    return arr / arr.sum(axis=1, keepdims=True)
 
 
 def _rows(X: Any, idx: np.ndarray) -> Any:

@@ -6,12 +6,27 @@ Every quality function takes the three columns as equal-length sequences of any 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from labelloop.errors import ConfigError
+
+
+def check_columns(columns: Mapping[str, str]) -> None:
+    """Raise ``ConfigError`` when two roles name one column of a file (``columns``: the option
+    or argument that sets each role -> the column it names)."""
+    by_column: dict[str, list[str]] = {}
+    for option, column in columns.items():
+        by_column.setdefault(column, []).append(option)
+    for column, options in by_column.items():
+        if len(options) > 1:
+            named = f"{', '.join(options[:-1])} and {options[-1]}"
+            raise ConfigError(
+                f"{named} name the same column {column!r}; item, annotator and label must each "
+                "be a column of their own"
+            )
 
 
 @dataclass(frozen=True)

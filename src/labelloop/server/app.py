@@ -1,6 +1,10 @@
 """The app factory: nothing (no settings, no engine) is built at import time.
 
-uvicorn --factory labelloop.server.app:create_app
+uvicorn --factory --no-proxy-headers labelloop.server.app:create_app
+
+Client addresses (the login limits, the audit log) are the peer's, or, from a peer in the
+``trusted_proxies`` setting, what its ``X-Forwarded-For`` names; uvicorn must not rewrite them
+itself (``--no-proxy-headers``; ``labelloop serve`` and ``demo`` run it so).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from labelloop.server import errors, jobs
 from labelloop.server.limits import BodyLimit
@@ -19,6 +23,7 @@ from labelloop.server.metrics import Metrics
 from labelloop.server.middleware import ObserveMiddleware
 from labelloop.server.projects import ProjectCache
 from labelloop.server.routes import ROUTERS
+from labelloop.server.text_guard import refuse_unstorable_text
 from labelloop.settings import Settings
 
 API = "/api/v1"
@@ -32,10 +37,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from labelloop.accounts.throttle import LoginLimits
         from labelloop.loop.project import connect
+        from labelloop.server.passwords import PasswordChecks
 
         engine = connect(settings)
         app.state.engine = engine
+        app.state.passwords = PasswordChecks(
+            engine,
+            LoginLimits.from_settings(settings),
+            slots=settings.login_concurrent_hashes,
+            counted=app.state.metrics.password_hashes.inc,
+        )
         app.state.projects = ProjectCache(engine, settings)
         beating = asyncio.create_task(
             jobs.keep_alive(
@@ -47,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             beating.cancel()
+            app.state.passwords.close()
             app.state.projects.close()
             engine.dispose()
             log.info("stopped")
@@ -57,14 +71,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="labelloop",
         version=__version__,
         openapi_url=f"{API}/openapi.json",
-        docs_url=f"{API}/docs",
+        docs_url=None,  # install_docs: Swagger UI from a package, not a CDN
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable_text)],
     )
     app.state.settings = settings
     app.state.metrics = Metrics.from_environ()
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(ObserveMiddleware, metrics=app.state.metrics)
+    if settings.trusted_proxies:  # outermost: every layer sees the client, not the proxy
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API)
@@ -72,8 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from fastapi.staticfiles import StaticFiles
 
     from labelloop.server.web import STATIC_DIR
+    from labelloop.server.web.docs import install_docs
     from labelloop.server.web.pages import make_router
 
     app.include_router(make_router())
+    install_docs(app, f"{API}/docs")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

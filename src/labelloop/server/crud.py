@@ -7,19 +7,25 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from labelloop.errors import NotFoundError
+from labelloop.io.records import data_problem
 from labelloop.store import tables as t
 
 # -- projects, items ----------------------------------------------------------------------
 
 
-def list_projects(engine: Engine) -> list[dict[str, Any]]:
-    """Every project: name, labels, creation time."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(t.projects.c.name, t.projects.c.config, t.projects.c.created_at).order_by(
-                t.projects.c.name
+def list_projects(engine: Engine, *, member: str | None = None) -> list[dict[str, Any]]:
+    """Every project (with ``member``: only those where that user has a membership): name,
+    labels, creation time."""
+    p, m, u = t.projects, t.memberships, t.users
+    query = select(p.c.name, p.c.config, p.c.created_at).order_by(p.c.name)
+    if member is not None:
+        query = query.where(
+            p.c.id.in_(
+                select(m.c.project_id).join(u, u.c.id == m.c.user_id).where(u.c.username == member)
             )
-        ).all()
+        )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
     return [
         {"name": r.name, "labels": list(r.config.get("labels", [])), "created_at": r.created_at}
         for r in rows
@@ -38,7 +44,14 @@ def list_items(
         query = query.where(i.c.status == status)
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(i.c.id).limit(limit).offset(offset)).all()
-    return [dict(r._mapping) for r in rows]
+    return [{**r._mapping, "data": servable_data(r.data)} for r in rows]
+
+
+def servable_data(data: Any) -> Any:
+    """``data`` as it can be sent: an item stored before imports refused unservable data reads
+    as a note naming its problem, never as a failed response."""
+    problem = data_problem(data)
+    return data if problem is None else {"unservable": problem}
 
 
 def item_annotations(engine: Engine, *, project_id: int, item_id: int) -> dict[str, Any]:
@@ -86,7 +99,7 @@ def item_annotations(engine: Engine, *, project_id: int, item_id: int) -> dict[s
         ).first()
     fields = ("id", "key", "data", "status", "tier")
     return {
-        "item": {k: getattr(item, k) for k in fields},
+        "item": {**{k: getattr(item, k) for k in fields}, "data": servable_data(item.data)},
         "is_holdout": bool(item.is_holdout),
         "annotations": [dict(r._mapping) for r in annotations],
         "prediction": dict(prediction._mapping) if prediction else None,
@@ -94,18 +107,18 @@ def item_annotations(engine: Engine, *, project_id: int, item_id: int) -> dict[s
     }
 
 
-def task_assignee(engine: Engine, *, project_id: int, task_id: int) -> tuple[int, str | None]:
-    """The item and assignee of a task of the project."""
+def task_assignee(engine: Engine, *, project_id: int, task_id: int) -> tuple[int, str | None, str]:
+    """The item, assignee and tier of a task of the project."""
     tk = t.tasks
     with engine.connect() as conn:
         row = conn.execute(
-            select(tk.c.item_id, tk.c.assignee).where(
+            select(tk.c.item_id, tk.c.assignee, tk.c.tier).where(
                 tk.c.id == task_id, tk.c.project_id == project_id
             )
         ).first()
     if row is None:
-        raise NotFoundError(f"no task {task_id} in this project")
-    return int(row.item_id), row.assignee
+        raise NotFoundError(f"no task {task_id} of yours in this project")
+    return int(row.item_id), row.assignee, row.tier
 
 
 def list_models(engine: Engine, *, project_id: int) -> list[dict[str, Any]]:

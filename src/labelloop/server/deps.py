@@ -3,28 +3,38 @@
 Who is asking: an ``Authorization: Bearer <token>`` header (API token), or the
 ``labelloop_session`` cookie of a browser session. A cookie-authenticated unsafe request
 (POST, PUT, PATCH, DELETE) must also send the session's ``X-CSRF-Token`` header.
+
+On a per-project route (a ``{name}`` path parameter) the project is the first thing checked
+after the user: someone who is neither an admin nor a member gets the 404 a missing project gets,
+whatever the route. The route's action is then checked against the role as the membership's
+tier caps it (:meth:`Membership.may`), so a reviewer at the annotator tier reads no more there
+than an annotator does.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 
+from labelloop.accounts.memberships import Membership, get_membership
 from labelloop.accounts.roles import PERMISSIONS, allowed
 from labelloop.accounts.users import User, session_for, user_for_token
-from labelloop.errors import AuthError, PermissionDenied
+from labelloop.errors import AuthError, NotFoundError, PermissionDenied
 from labelloop.loop.project import Project
 from labelloop.server.metrics import Metrics
+from labelloop.server.passwords import PasswordChecks
 from labelloop.server.projects import ProjectCache
 from labelloop.settings import Settings
 
 SESSION_COOKIE = "labelloop_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PROJECT_PARAM = "name"  # the path parameter of every per-project route
 
 
 def get_settings(request: Request) -> Settings:
@@ -45,9 +55,21 @@ def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
+def get_passwords(request: Request) -> PasswordChecks:
+    """The process's password checks (login limits, bounded hashing)."""
+    passwords: PasswordChecks = request.app.state.passwords
+    return passwords
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the peer's, or what a trusted proxy says it is (see app.py)."""
+    return request.client.host if request.client else "unknown"
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+PasswordsDep = Annotated[PasswordChecks, Depends(get_passwords)]
 
 
 def current_user(request: Request, engine: EngineDep) -> User:
@@ -79,16 +101,57 @@ def _authenticate(request: Request, engine: Engine) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def require(action: str) -> Callable[[User], User]:
-    """A dependency: the current user, if their role may perform ``action``."""
+@dataclass(frozen=True)
+class ProjectAccess:
+    """A project and the membership through which the current user sees it."""
+
+    project: Project
+    member: Membership
+
+
+def access_for(projects: ProjectCache, user: User, name: str) -> ProjectAccess:
+    """``user``'s access to the project ``name``; :class:`NotFoundError`, worded as for a missing
+    project, unless they are an admin or a member."""
+    project = projects.get(name)
+    try:
+        member = get_membership(projects.engine, project_id=project.id, username=user.username)
+    except NotFoundError:
+        raise NotFoundError(f"no project called {name!r}") from None
+    return ProjectAccess(project, member)
+
+
+def project_access(request: Request, user: User) -> ProjectAccess:
+    """:func:`access_for` the project in the request's path, looked up once per request."""
+    found: ProjectAccess | None = getattr(request.state, "project_access", None)
+    if found is None:
+        found = access_for(get_projects(request), user, request.path_params[PROJECT_PARAM])
+        request.state.project_access = found
+    return found
+
+
+def _denied(member: Membership, action: str) -> PermissionDenied:
+    if member.capped_role == member.role:
+        return PermissionDenied(f"a {member.role} may not do {action}")
+    return PermissionDenied(
+        f"a {member.role} at the {member.tier} tier of this project may not do {action}"
+    )
+
+
+def require(action: str) -> Callable[[Request, User], User]:
+    """A dependency: the current user, if they may perform ``action`` (on a per-project route:
+    on that project, as their membership caps their role; 404 if they are not on it)."""
     if action not in PERMISSIONS:
         raise ValueError(
             f"The 'action' parameter must be one of {', '.join(PERMISSIONS)}. "
             f"Got {action!r} instead."
         )
 
-    def check(user: CurrentUser) -> User:
-        if not allowed(user.role, action):
+    def check(request: Request, user: CurrentUser) -> User:
+        if PROJECT_PARAM in request.path_params:
+            member = project_access(request, user).member
+            if not member.may(action):
+                raise _denied(member, action)
+        elif not allowed(user.role, action):
             raise PermissionDenied(f"a {user.role} may not do {action}")
         return user
 
@@ -102,15 +165,22 @@ def get_projects(request: Request) -> ProjectCache:
     return projects
 
 
-def get_project(
-    name: str, projects: Annotated[ProjectCache, Depends(get_projects)], _user: CurrentUser
-) -> Project:
-    """The project named in the path (after authentication, so strangers learn no names)."""
-    return projects.get(name)
+def get_project(name: str, request: Request, user: CurrentUser) -> Project:
+    """The project ``name`` in the path, if the user is an admin or a member (after
+    authentication, so strangers learn no names; 404 for non-members, as for a missing one)."""
+    return project_access(request, user).project
 
 
 ProjectsDep = Annotated[ProjectCache, Depends(get_projects)]
 ProjectDep = Annotated[Project, Depends(get_project)]
+
+
+def get_member(request: Request, user: CurrentUser, _project: ProjectDep) -> Membership:
+    """The current user's membership of the project in the path."""
+    return project_access(request, user).member
+
+
+MemberDep = Annotated[Membership, Depends(get_member)]
 
 # Row ids in paths: past the largest INTEGER the stores hold, a 422 instead of a driver error.
 MAX_ROW_ID = 2**31 - 1

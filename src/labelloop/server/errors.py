@@ -19,8 +19,9 @@ Every error body is ``{"detail": "<message>"}``; an :class:`~labelloop.errors.In
     an error of ours under FastAPI's  as that error (FastAPI wraps whatever breaks while it reads a
     "error parsing the body" 400           body, e.g. a body over its limit, in a bare 400)
 
-A 401, 403 or 429 under ``/api/`` is also written to the audit log, one event per request
-(:func:`~labelloop.accounts.denials.record_denial`): ``access.denied`` or ``access.throttled``, or
+A 401, 403 or 429 under ``/api/`` is also counted, per minute and source, and the first of each
+minute written to the audit log (:func:`~labelloop.accounts.denials.record_denial`):
+``access.denied`` or ``access.throttled``, or
 ``<kind>.denied`` / ``<kind>.throttled`` where the route set ``request.state.audit =
 {"kind": ..., **details}`` (the login sets ``auth.login`` and the username tried).
 """

@@ -6,6 +6,7 @@ multiprocess mode, whose files live in ``PROMETHEUS_MULTIPROC_DIR``)::
     labelloop_http_requests_total{method, route, status}
     labelloop_http_request_duration_seconds{method, route}        histogram
     labelloop_api_annotations_submitted_total{project}
+    labelloop_password_hashes_total                               argon2 hashes computed
 
 Read from the store at each scrape, so every worker answers the same::
 
@@ -60,6 +61,11 @@ class Metrics:
             ["project"],
             registry=None,
         )
+        self.password_hashes = Counter(
+            "labelloop_password_hashes",
+            "Argon2 password hashes computed: logins, password changes and resets.",
+            registry=None,
+        )
 
     @classmethod
     def from_environ(cls) -> Metrics:
@@ -79,7 +85,12 @@ class Metrics:
         if self.multiprocess_dir is not None:
             MultiProcessCollector(registry, path=str(self.multiprocess_dir))
         else:
-            for metric in (self.requests, self.latency, self.annotations_submitted):
+            for metric in (
+                self.requests,
+                self.latency,
+                self.annotations_submitted,
+                self.password_hashes,
+            ):
                 registry.register(metric)
         registry.register(StoreCollector(engine))
         return generate_latest(registry)

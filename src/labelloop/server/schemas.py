@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from labelloop.accounts.users import MIN_PASSWORD
+
 Label = str | list[str] | None
 
 
@@ -18,6 +20,16 @@ def _utc(at: datetime) -> datetime:
 Timestamp = Annotated[datetime, AfterValidator(_utc)]
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text: refuse it here, naming the field, not with a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NoNul = Annotated[str, AfterValidator(_no_nul)]
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -26,8 +38,8 @@ class _In(BaseModel):
 
 
 class LoginIn(_In):
-    username: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=1000)
+    username: NoNul = Field(min_length=1, max_length=100)
+    password: NoNul = Field(min_length=1, max_length=1000)
 
 
 class LoginOut(BaseModel):
@@ -41,10 +53,37 @@ class UserOut(BaseModel):
     role: str
 
 
+class AccountOut(UserOut):
+    """A user as the admins' list shows them: deactivated ones can no longer log in."""
+
+    active: bool
+
+
 class UserIn(_In):
-    username: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=1000)
+    username: NoNul = Field(min_length=1, max_length=100)
+    password: NoNul = Field(min_length=1, max_length=1000)
     role: str
+
+
+class ActiveIn(_In):
+    active: bool
+
+
+class PasswordIn(_In):
+    password: NoNul = Field(min_length=MIN_PASSWORD, max_length=1000)
+
+
+class PasswordChangeIn(_In):
+    old_password: NoNul = Field(min_length=1, max_length=1000)
+    new_password: NoNul = Field(min_length=MIN_PASSWORD, max_length=1000)
+
+
+class LoggedOutOut(BaseModel):
+    """What ending a user's credentials ended: every session and API token they had."""
+
+    username: str
+    sessions_ended: int
+    tokens_revoked: int
 
 
 class RoleIn(_In):
@@ -74,12 +113,27 @@ class RouteOut(BaseModel):
 
 
 class TokenIn(_In):
-    name: str = Field(min_length=1, max_length=100)
+    name: NoNul = Field(min_length=1, max_length=100)
+    days: int | None = Field(
+        default=None, ge=1, le=3650, description="Lifetime; default LABELLOOP_TOKEN_DAYS."
+    )
+
+
+class TokenInfoOut(BaseModel):
+    id: int
+    username: str
+    name: str
+    created_at: Timestamp
+    expires_at: Timestamp
+    last_used_at: Timestamp | None
+    expired: bool
 
 
 class TokenOut(BaseModel):
+    id: int | None = None
     name: str
     token: str = Field(description="Shown once; only its digest is stored.")
+    expires_at: Timestamp | None = None
 
 
 # -- projects -----------------------------------------------------------------------------
@@ -140,12 +194,17 @@ class JobOut(BaseModel):
 class NextTasksIn(_In):
     n: int = Field(default=1, ge=1, le=100)
     tier: Literal["annotator", "reviewer", "expert"] = "annotator"
+    # The tasks one still holds at this tier first (a reloaded page gets its work back).
+    resume: bool = False
 
 
 class TaskOut(BaseModel):
+    """A leased task. At the annotator tier ``item_id`` and ``key`` are withheld (null): ids and
+    keys could tell gold, holdout or audit items from the others."""
+
     task_id: int
-    item_id: int
-    key: str
+    item_id: int | None
+    key: str | None
     data: dict[str, Any]
     kind: str
     tier: str
@@ -171,10 +230,13 @@ class RetractOut(BaseModel):
 
 
 class SubmitOut(BaseModel):
+    """What a submit did. ``decided`` and ``escalated`` are null at the annotator tier: they would
+    tell a gold question (never decided) from an ordinary item."""
+
     annotation_id: int
     created: bool
-    decided: bool
-    escalated: bool
+    decided: bool | None
+    escalated: bool | None
     gold_feedback: GoldFeedbackOut | None = None
 
 
@@ -236,11 +298,13 @@ class DatasetVersionOut(BaseModel):
 
 
 class AuditBreak(BaseModel):
-    event_id: int
+    event_id: int | None = Field(description="None: events missing from the tail.")
     reason: str
 
 
 class AuditOut(BaseModel):
     ok: bool
     events: int
+    head: str = Field(description="Hash of the newest event: with events, an anchor to keep.")
+    key_id: str | None = Field(description="The audit key the chain was checked with.")
     breaks: list[AuditBreak]

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
-from labelloop.store.events import install_event_log
+from labelloop.store.events import AuditKey, install_event_log
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -44,11 +44,18 @@ def writer(engine: Engine) -> Engine:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 30.0
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+    audit_key: AuditKey | None = None,
 ) -> Engine:
     """Create an engine; SQLite files get WAL, foreign keys, a busy timeout and IMMEDIATE
     transactions; PostgreSQL gets the psycopg 3 driver and a pool of ``pool_size`` connections
     (plus ``max_overflow`` at peaks, waiting ``pool_timeout`` seconds for one), pinged before use.
+    Its audit events are signed with ``audit_key`` (without one: a plain SHA-256 chain, for tests
+    and tools; :func:`labelloop.loop.project.connect` always passes the configured key).
     """
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
@@ -68,7 +75,7 @@ def make_engine(
             max_overflow=max_overflow,
             pool_timeout=pool_timeout,
         )
-    install_event_log(engine)
+    install_event_log(engine, audit_key)
     return engine
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    text,
 )
 from sqlalchemy import (
     false as sa_false,
@@ -42,6 +43,11 @@ metadata = MetaData(
 def utcnow() -> datetime:
     """Timezone-aware now, the one clock of the store."""
     return datetime.now(UTC)
+
+
+def aware(at: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite gives naive UTC ones back)."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 def _ts(name: str, *, nullable: bool = False) -> Column:
@@ -156,6 +162,10 @@ tasks = Table(
     Index("ix_tasks_project_assignee", "project_id", "assignee"),
 )
 
+LIVE_ANSWER = text(
+    "task_id IS NOT NULL AND (flag IS NULL OR flag NOT IN ('retracted', 'duplicate'))"
+)
+
 annotations = Table(
     "annotations",
     metadata,
@@ -167,9 +177,19 @@ annotations = Table(
     Column("label", JSON, nullable=True),  # none when flagged ambiguous
     Column("guideline_version", Integer, nullable=False),
     Column("client_key", String(100), nullable=True, unique=True),
+    # "ambiguous", "late" (the item moved on while the lease was open): live answers; "retracted"
+    # and "duplicate" (a double submit stored before 0007): kept, never counted.
     Column("flag", String(16), nullable=True),
     _ts("created_at"),
     Index("ix_annotations_item", "item_id"),
+    # A task has at most one live answer, whatever the concurrency.
+    Index(
+        "uq_annotations_live_task",
+        "task_id",
+        unique=True,
+        sqlite_where=LIVE_ANSWER,
+        postgresql_where=LIVE_ANSWER,
+    ),
 )
 
 final_labels = Table(
@@ -235,6 +255,9 @@ users = Table(
     Column("password_hash", String(200), nullable=False),
     Column("role", String(16), nullable=False),
     Column("is_active", Boolean, nullable=False, default=True),
+    # Raised by every "log out everywhere" (deactivation, password change or reset): a session or
+    # token is valid only while it carries the epoch its user has now.
+    Column("credentials_epoch", Integer, nullable=False, server_default="0"),
     _ts("created_at"),
 )
 
@@ -247,6 +270,9 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     _ts("created_at"),
     _ts("last_used_at", nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("epoch", Integer, nullable=False, server_default="0"),
+    Index("ix_api_tokens_user_id", "user_id"),
 )
 
 web_sessions = Table(
@@ -258,6 +284,8 @@ web_sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     _ts("created_at"),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("epoch", Integer, nullable=False, server_default="0"),
+    Index("ix_web_sessions_user_id", "user_id"),
 )
 
 memberships = Table(
@@ -304,9 +332,28 @@ events = Table(
     Column("payload", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # Which audit key signed the hash (HMAC); NULL: a plain SHA-256 chain, kept by a store
+    # opened without a key (tests, old events until the first keyed start re-signs them).
+    Column("key_id", String(16), nullable=True),
 )
 
-# Failed logins in the last window, counted per username and per client IP by every worker.
+# Denied requests (401, 403, 429), counted per minute and source; the audit log gets one event
+# for the first of each, so a flood cannot grow the log by one event per request.
+denials = Table(
+    "denials",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("minute", DateTime(timezone=True), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("count", Integer, nullable=False),
+    _ts("last_at"),
+    UniqueConstraint("minute", "source", "actor", "action"),
+)
+
+# Login attempts in the last window, counted by every worker (accounts/throttle.py): a row is
+# written before the password is checked and stays a failure unless the check succeeds (ok).
 login_failures = Table(
     "login_failures",
     metadata,
@@ -314,6 +361,7 @@ login_failures = Table(
     Column("username", String(100), nullable=False),
     Column("ip", String(64), nullable=False),
     _ts("at"),
+    Column("ok", Boolean, nullable=False, server_default=sa_false()),
     Index("ix_login_failures_username_at", "username", "at"),
     Index("ix_login_failures_ip_at", "ip", "at"),
     Index("ix_login_failures_at", "at"),

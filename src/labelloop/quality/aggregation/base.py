@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
 
+from labelloop._params import Params
 from labelloop.errors import NotFittedError
 from labelloop.quality.long_table import LongTable, encode
 
 
-class Aggregator(BaseEstimator, ABC):  # type: ignore[misc]
+class Aggregator(Params, ABC):
     """Infers each item's true label from the labels several annotators gave it.
 
     ``__init__`` only stores parameters; :meth:`fit` validates them, encodes the long table

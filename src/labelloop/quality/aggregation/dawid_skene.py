@@ -20,7 +20,8 @@ class DawidSkene(EMAggregator):
     pseudo-answers are added to every cell of each confusion row (and to every class of the
     prior), so a label an annotator never used, or a class they never saw, gets a small
     probability instead of zero. EM stops when the mean log-likelihood per answer changes by
-    less than ``tol``, or after ``max_iter`` iterations (``n_iter_`` says how many ran).
+    less than ``tol`` (``converged_``), or after ``max_iter`` iterations (``n_iter_`` says how
+    many ran).
     Missing answers simply do not enter the likelihood, so any overlap works.
 
     Learned: ``posteriors_``, ``labels_``, ``priors_`` (n_labels), ``confusions_``

@@ -17,7 +17,10 @@ from labelloop.quality.long_table import LongTable
 class EMAggregator(Aggregator):
     """An aggregator fitted by expectation-maximisation: at most ``max_iter`` iterations, until
     the mean log-likelihood per answer changes by less than ``tol``; ``alpha`` pseudo-counts
-    smooth the M-step; ``random_state`` breaks ties between equally likely labels."""
+    smooth the M-step; ``random_state`` breaks ties between equally likely labels.
+
+    After ``fit``: ``n_iter_`` (iterations run), ``converged_`` (whether the change fell below
+    ``tol`` before ``max_iter`` ran out) and ``log_likelihood_`` (the last mean per answer)."""
 
     def __init__(
         self,
@@ -45,10 +48,11 @@ class EMAggregator(Aggregator):
     ) -> tuple[np.ndarray, Any]:
         """EM from the weighted vote: ``m_step(posteriors)`` gives the parameters,
         ``log_joint(parameters)`` the (items, labels) log P(truth, the item's answers). Sets
-        ``n_iter_`` and ``log_likelihood_``; returns the posteriors and their parameters."""
+        ``n_iter_``, ``converged_`` and ``log_likelihood_``; returns the posteriors and their
+        parameters."""
         posteriors = weighted_vote(table)
         log_likelihood = -np.inf
-        n_iter = 0
+        n_iter, converged = 0, False
         for n_iter in range(1, self.max_iter + 1):  # noqa: B007 (read after the loop)
             joint = log_joint(m_step(posteriors))
             posteriors = normalise_log(joint)
@@ -58,5 +62,6 @@ class EMAggregator(Aggregator):
             if converged:
                 break
         self.n_iter_ = n_iter
+        self.converged_ = converged
         self.log_likelihood_ = log_likelihood
         return posteriors, m_step(posteriors)

@@ -16,7 +16,7 @@ class OneCoinDawidSkene(EMAggregator):
     to every annotator's accuracy (and to every class of the prior), so nobody's accuracy is
     exactly 0 or 1. Stops when the mean log-likelihood per answer changes by less than ``tol``
     or after ``max_iter`` iterations. Learned: ``skills_`` (the accuracies ``p_a``), ``priors_``,
-    ``n_iter_`` and ``log_likelihood_`` beside ``posteriors_`` and ``labels_``.
+    ``n_iter_``, ``converged_`` and ``log_likelihood_`` beside ``posteriors_`` and ``labels_``.
     """
 
     def _fit(self, table: LongTable) -> np.ndarray:
@@ -53,7 +53,7 @@ class OneCoinDawidSkene(EMAggregator):
 
         if k == 1:  # one label: nothing to infer
             posteriors = weighted_vote(table)
-            self.n_iter_, self.log_likelihood_ = 1, 0.0
+            self.n_iter_, self.converged_, self.log_likelihood_ = 1, True, 0.0
             self.skills_, self.priors_ = m_step(posteriors)
             return posteriors
         posteriors, (self.skills_, self.priors_) = self._em(table, m_step, log_joint)

@@ -21,7 +21,9 @@ from labelloop.server.deps import (
     ItemImporter,
     ItemReader,
     ProjectDep,
+    ProjectsDep,
     RowId,
+    access_for,
 )
 from labelloop.server.jobs import Progress
 from labelloop.server.limits import upload_too_large
@@ -114,11 +116,13 @@ def upload(
 
 
 @router.get("/jobs/{job_id}")
-def read_job(job_id: RowId, user: CurrentUser, engine: EngineDep) -> JobOut:
-    """A job's state; only its creator or an admin may look."""
+def read_job(job_id: RowId, user: CurrentUser, engine: EngineDep, projects: ProjectsDep) -> JobOut:
+    """A job's state; only its creator, while still on its project, or an admin may look."""
     job = jobs.get(engine, job_id=job_id)
     if job["created_by"] != user.username and user.role != "admin":
         raise PermissionDenied("only the job's creator or an admin may read it")
+    if job["project"] is not None:
+        access_for(projects, user, job["project"])
     return JobOut(**job)
 
 

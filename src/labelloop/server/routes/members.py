@@ -1,10 +1,14 @@
-"""Who works on a project: tiers and skills per person (admins)."""
+"""Who works on a project: members, their tiers and skills (admins)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from labelloop.accounts.memberships import Membership, list_memberships, set_membership
+from labelloop.accounts.memberships import (
+    Membership,
+    list_memberships,
+    set_membership,
+)
 from labelloop.server.deps import EngineDep, ProjectDep, ProjectManager
 from labelloop.server.schemas import MembershipIn, MembershipOut
 
@@ -24,7 +28,7 @@ def _out(m: Membership) -> MembershipOut:
 
 @router.get("")
 def members(_user: ProjectManager, project: ProjectDep, engine: EngineDep) -> list[MembershipOut]:
-    """Stored memberships (users without one work at their role's tier, with no skills)."""
+    """The project's members (admins see every project without one)."""
     return [_out(m) for m in list_memberships(engine, project_id=project.id)]
 
 
@@ -32,7 +36,8 @@ def members(_user: ProjectManager, project: ProjectDep, engine: EngineDep) -> li
 def set_member(
     username: str, body: MembershipIn, user: ProjectManager, project: ProjectDep, engine: EngineDep
 ) -> MembershipOut:
-    """Set a person's tier (at most their role's) and skills on the project; clears a flag."""
+    """Add a person to the project or change their tier (at most their role's) and skills;
+    clears a flag."""
     member = set_membership(
         engine,
         project_id=project.id,
@@ -42,3 +47,9 @@ def set_member(
         actor=user.username,
     )
     return _out(member)
+
+
+@router.delete("/{username}", status_code=204)
+def remove_member(username: str, user: ProjectManager, project: ProjectDep) -> None:
+    """Take a person off the project: it disappears for them, and their leases go back."""
+    project.remove_member(username, actor=user.username)

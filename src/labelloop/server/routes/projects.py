@@ -7,10 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 
+from labelloop.accounts.memberships import sees_every_project
 from labelloop.loop.project import Project
 from labelloop.server import crud
 from labelloop.server.deps import (
     EngineDep,
+    MemberDep,
     MetricsReader,
     ModelTrainer,
     ProjectCreator,
@@ -19,6 +21,7 @@ from labelloop.server.deps import (
     ProjectReader,
     SettingsDep,
 )
+from labelloop.server.redact import worker_config
 from labelloop.server.schemas import (
     GuidelinesIn,
     GuidelinesOut,
@@ -31,9 +34,10 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 
 
 @router.get("")
-def list_projects(_user: ProjectReader, engine: EngineDep) -> list[ProjectSummary]:
-    """Every project."""
-    return [ProjectSummary(**p) for p in crud.list_projects(engine)]
+def list_projects(user: ProjectReader, engine: EngineDep) -> list[ProjectSummary]:
+    """The projects the user is a member of (admins: every project)."""
+    member = None if sees_every_project(user.role) else user.username
+    return [ProjectSummary(**p) for p in crud.list_projects(engine, member=member)]
 
 
 @router.post("", status_code=201)
@@ -43,16 +47,20 @@ def create_project(
     settings: SettingsDep,
     config: dict[str, Any] = Body(..., description="A project config, as in project.toml."),  # noqa: B008
 ) -> ProjectOut:
-    """Create a project; a bad config answers 422 naming the key."""
+    """Create a project, with its creator as a member; a bad config answers 422 naming the
+    key."""
     project = Project.create(config, engine=engine, settings=settings, actor=user.username)
     project.close()
     return ProjectOut(name=project.name, config=project.config.model_dump(mode="json"))
 
 
 @router.get("/{name}")
-def read_project(_user: ProjectReader, project: ProjectDep) -> ProjectOut:
-    """A project's config."""
-    return ProjectOut(name=project.name, config=project.config.model_dump(mode="json"))
+def read_project(_user: ProjectReader, project: ProjectDep, member: MemberDep) -> ProjectOut:
+    """A project's config: whole for those who may manage the project, else only what the work
+    needs (labels, data, guidelines, lease length)."""
+    if member.may("project.manage"):
+        return ProjectOut(name=project.name, config=project.config.model_dump(mode="json"))
+    return ProjectOut(name=project.name, config=worker_config(project.config))
 
 
 @router.get("/{name}/status")

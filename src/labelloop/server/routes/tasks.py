@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from labelloop.accounts.memberships import get_membership
 from labelloop.accounts.users import User
-from labelloop.errors import PermissionDenied
+from labelloop.errors import NotFoundError, PermissionDenied
 from labelloop.loop.project import Project
 from labelloop.server import crud
 from labelloop.server.deps import EngineDep, MetricsDep, ProjectDep, RowId, TaskWorker
@@ -29,12 +29,13 @@ from labelloop.server.schemas import (
 router = APIRouter(prefix="/projects/{name}/tasks", tags=["tasks"])
 
 
-def _own_task(engine: Engine, project: Project, task_id: int, user: User) -> int:
-    """The item of ``task_id`` if it is leased to ``user``; 404 or 403 otherwise."""
-    item_id, assignee = crud.task_assignee(engine, project_id=project.id, task_id=task_id)
+def _own_task(engine: Engine, project: Project, task_id: int, user: User) -> tuple[int, str]:
+    """The item and tier of ``task_id`` if it is leased to ``user``; 404 otherwise (whether
+    someone else's task exists is nobody else's business)."""
+    item_id, assignee, tier = crud.task_assignee(engine, project_id=project.id, task_id=task_id)
     if assignee != user.username:
-        raise PermissionDenied(f"task {task_id} is not yours")
-    return item_id
+        raise NotFoundError(f"no task {task_id} of yours in this project")
+    return item_id, tier
 
 
 @router.post("/next")
@@ -51,17 +52,23 @@ def next_tasks(
     if body.tier not in member.tiers:
         raise PermissionDenied(f"{user.username} may not take {body.tier} tasks on {project.name}")
     tasks = project.next_tasks(
-        body.n, tier=body.tier, annotator=user.username, skills=member.skills
+        body.n,
+        tier=body.tier,
+        annotator=user.username,
+        skills=member.skills,
+        resume=body.resume,
+        max_leases=project.config.tasks.max_leases,
     )
+    # At the annotator tier every item looks alike: holdout, audit and gold items answered with
+    # extra care would bias the accuracy estimates, so neither kind, id nor key tells them apart.
+    blind = body.tier == "annotator"
     return [
         TaskOut(
             task_id=task.id,
-            item_id=task.item_id,
-            key=task.key,
+            item_id=None if blind else task.item_id,
+            key=None if blind else task.key,
             data=task.data,
-            # At the annotator tier every item looks alike: holdout and audit items labelled with
-            # extra care would bias the accuracy estimates.
-            kind=task.kind if body.tier != "annotator" else "task",
+            kind="task" if blind else task.kind,
             tier=task.tier,
             suggestion=task.suggestion,
             confidence=task.confidence,
@@ -81,7 +88,7 @@ def submit(
     metrics: MetricsDep,
 ) -> SubmitOut:
     """Answer one's own task; a retry with the same ``client_key`` stores nothing new."""
-    item_id = _own_task(engine, project, task_id, user)
+    item_id, tier = _own_task(engine, project, task_id, user)
     # Keys are per user: nobody can collide with, or probe, someone else's key.
     key = f"{user.id}:{body.client_key}" if body.client_key else None
     result = project.annotate(
@@ -98,8 +105,8 @@ def submit(
     return SubmitOut(
         annotation_id=result.annotation_id,
         created=result.created,
-        decided=result.decided,
-        escalated=result.escalated,
+        decided=None if tier == "annotator" else result.decided,
+        escalated=None if tier == "annotator" else result.escalated,
         gold_feedback=GoldFeedbackOut(**asdict(feedback)) if feedback else None,
     )
 

@@ -1,4 +1,4 @@
-"""Page routes: login, project list, annotate, review, adjudicate, dashboard, admin.
+"""Page routes: login, project list, annotate, review, adjudicate, dashboard, account, admin.
 
 Pages authenticate with the session cookie only; a page request without a live session is sent
 to ``/login``. The session's CSRF token is rendered into a ``<meta>`` tag for the page's fetch()
@@ -16,13 +16,21 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from labelloop.accounts.memberships import get_membership
+from labelloop.accounts.memberships import Membership, sees_every_project
 from labelloop.accounts.roles import ROLES, allowed, tiers_for
-from labelloop.accounts.users import Session, end_session, list_users, session_for
+from labelloop.accounts.users import (
+    Session,
+    TokenInfo,
+    end_session,
+    list_tokens,
+    list_users,
+    session_for,
+)
 from labelloop.errors import AuthError, LabelloopError, NotFoundError
-from labelloop.server.deps import SESSION_COOKIE
+from labelloop.server.deps import SESSION_COOKIE, ProjectAccess, access_for
 from labelloop.server.web import TEMPLATES_DIR
 from labelloop.server.web.charts import learning_curve
+from labelloop.server.web.next_url import safe_next
 
 # Pages load only their own script and stylesheet; nothing inline runs, nothing can frame them.
 CSP = (
@@ -57,11 +65,20 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a local path: ``//evil.example`` and ``https://…`` become ``/``."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
+def project_links(member: Membership) -> dict[str, bool]:
+    """Which of a project's pages to link for ``member``."""
+    return {
+        "can_review": "reviewer" in member.tiers,
+        "can_adjudicate": "expert" in member.tiers,
+        "can_see_metrics": member.may("metrics.read"),
+    }
+
+
+def _tokens_by_user(tokens: list[TokenInfo]) -> dict[str, list[TokenInfo]]:
+    grouped: dict[str, list[TokenInfo]] = {}
+    for info in tokens:
+        grouped.setdefault(info.username, []).append(info)
+    return grouped
 
 
 def make_router() -> APIRouter:
@@ -104,8 +121,8 @@ def make_router() -> APIRouter:
     def login_page(request: Request, next: str | None = None) -> Response:
         session = _session(request)
         if session is not None:
-            return RedirectResponse(_safe_next(next), status_code=303)
-        return render(request, "login.html", None, next=_safe_next(next))
+            return RedirectResponse(safe_next(next), status_code=303)
+        return render(request, "login.html", None, next=safe_next(next))
 
     @router.get("/logout")
     def logout_page(request: Request) -> Response:
@@ -132,11 +149,22 @@ def make_router() -> APIRouter:
             return _to_login(request)
         from labelloop.server import crud
 
-        projects = crud.list_projects(request.app.state.engine)
+        user = session.user
+        member = None if sees_every_project(user.role) else user.username
+        projects = []
+        for summary in crud.list_projects(request.app.state.engine, member=member):
+            try:
+                links = project_links(_access(request, session, summary["name"]).member)
+            except NotFoundError:  # removed since the list was read
+                continue
+            projects.append({**summary, **links})
         return render(request, "index.html", session, projects=projects)
 
     def _project(request: Request, name: str) -> Any:
         return request.app.state.projects.get(name)
+
+    def _access(request: Request, session: Session, name: str) -> ProjectAccess:
+        return access_for(request.app.state.projects, session.user, name)
 
     def _work_page(
         request: Request, name: str, *, mode: str, tier: str | None, break_minutes: float
@@ -154,12 +182,10 @@ def make_router() -> APIRouter:
                 f"Got {break_minutes} instead.",
             )
         try:
-            project = _project(request, name)
+            access = _access(request, session, name)
         except NotFoundError as exc:
             return problem(request, session, 404, str(exc))
-        member = get_membership(
-            request.app.state.engine, project_id=project.id, username=session.user.username
-        )
+        project, member = access.project, access.member
         if tier not in member.tiers:
             return problem(
                 request, session, 403, f"{member.username} may not take {tier} tasks here."
@@ -189,8 +215,8 @@ def make_router() -> APIRouter:
             labels=list(zip(page["keys"], config.labels, strict=True)),
             multi_label=config.multi_label,
             guidelines=project.guidelines() or config.guidelines,
-            # JSON inside <script type="application/json">: "</" must not close the tag.
-            page_json=json.dumps(page).replace("</", "<\\/"),
+            **project_links(member),
+            page=page,  # embedded with Jinja's tojson, which escapes < > & ' as \u003c ...
         )
 
     @router.get("/projects/{name}/annotate")
@@ -216,13 +242,14 @@ def make_router() -> APIRouter:
         session = _session(request)
         if session is None:
             return _to_login(request)
-        if not allowed(session.user.role, "metrics.read"):
-            return problem(request, session, 403, "The dashboard is for reviewers and up.")
         try:
-            project = _project(request, name)
-            status = project.status()
-        except LabelloopError as exc:
+            access = _access(request, session, name)
+        except NotFoundError as exc:
             return problem(request, session, 404, str(exc))
+        project, member = access.project, access.member
+        if not member.may("metrics.read"):
+            return problem(request, session, 403, "The dashboard is for reviewers and up.")
+        status = project.status()
         accuracy = project.estimated_accuracy()
         models = [m for m in status["models"] if m.get("accuracy") is not None]
         chart = learning_curve([(int(m["n_labels"]), float(m["accuracy"])) for m in models])
@@ -238,6 +265,21 @@ def make_router() -> APIRouter:
             accuracy=accuracy,
             gates=project.check_gates(accuracy=accuracy),
             annotators=project.annotator_report(),
+            **project_links(member),
+        )
+
+    @router.get("/account")
+    def account_page(request: Request) -> Response:
+        session = _session(request)
+        if session is None:
+            return _to_login(request)
+        engine = request.app.state.engine
+        return render(
+            request,
+            "account.html",
+            session,
+            tokens=list_tokens(engine, username=session.user.username),
+            token_days=request.app.state.settings.token_days,
         )
 
     @router.get("/admin")
@@ -263,7 +305,8 @@ def make_router() -> APIRouter:
             request,
             "admin.html",
             session,
-            users=[(u.username, u.role) for u in list_users(engine)],
+            users=list_users(engine, include_inactive=True),
+            tokens=_tokens_by_user(list_tokens(engine)),
             roles=ROLES,
             projects=projects,
             export_formats=EXPORT_FORMATS,

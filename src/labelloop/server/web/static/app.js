@@ -1,5 +1,5 @@
-// labelloop pages: log-in form, the keyboard-first work page (annotate, review, adjudicate) and
-// the admin page.
+// labelloop pages: log-in form, the keyboard-first work page (annotate, review, adjudicate), the
+// account page and the admin page.
 // Hand-written, no build step, no third-party code. Calls the REST API under /api/v1 with the
 // session cookie and the CSRF token the server rendered into <meta name="csrf-token">.
 "use strict";
@@ -98,6 +98,7 @@
     let selected = new Set();
     let fetching = false;
     let emptyUntil = 0;
+    let resumed = false; // the first request asks for the tasks this person still holds
     let done = 0;
     let lastAnswer = null;
     let inflight = null;
@@ -168,7 +169,7 @@
       const item = $("item");
       item.replaceChildren();
       item.dataset.taskId = String(task.task_id);
-      $("item-key").textContent = task.key;
+      $("item-key").textContent = task.key ?? ""; // withheld at the annotator tier
       // Reviewers see why an item is here; annotators must not tell holdout or audit items
       // from the rest (they would label them differently and bias the accuracy estimates).
       $("item-kind").textContent = SHOW_OPINIONS ? task.kind : "";
@@ -252,7 +253,7 @@
       if (want <= 0) return;
       fetching = true;
       try {
-        const res = await api("POST", `${base}/tasks/next`, { n: want, tier: cfg.tier });
+        const res = await api("POST", `${base}/tasks/next`, { n: want, tier: cfg.tier, resume: !resumed });
         if (res.status === 401) return window.location.assign("/login");
         if (!res.ok) {
           notice(`Cannot get tasks: ${await detail(res)}`);
@@ -260,8 +261,10 @@
           return;
         }
         const tasks = await res.json();
+        resumed = true;
         const known = new Set(queue.map((t) => t.task_id));
         if (current) known.add(current.task_id);
+        for (const e of loadBox()) known.add(e.task_id); // answered, still to be sent
         for (const t of tasks) if (!known.has(t.task_id)) queue.push(t);
         if (!tasks.length) emptyUntil = Date.now() + 10000;
       } catch (_e) {
@@ -286,8 +289,8 @@
       }
       const body = { label, flag: flag || null, client_key: current.client_key };
       const box = loadBox();
-      const preview = String(current.data[cfg.text_field] ?? current.key).slice(0, 80);
-      box.push({ task_id: current.task_id, item_id: current.item_id, preview, body, due: Date.now() + HOLD_MS, tries: 0 });
+      const preview = String(current.data[cfg.text_field] ?? `task ${current.task_id}`).slice(0, 80);
+      box.push({ task_id: current.task_id, preview, body, due: Date.now() + HOLD_MS, tries: 0 });
       saveBox(box);
       lastAnswer = { task: current, selected: new Set(selected), key: current.client_key };
       done += 1;
@@ -455,17 +458,15 @@
       $("break-banner").hidden = true;
     });
 
-    // Leaving: send held answers now, give unanswered leases back. Both are safe to repeat.
+    // Leaving: send held answers now (safe to repeat). Unanswered leases stay this person's: the
+    // next visit asks for them first, and a lease nobody comes back for simply expires.
     window.addEventListener("pagehide", () => {
       for (const e of loadBox()) {
         api("POST", `${base}/tasks/${e.task_id}/submit`, e.body, { keepalive: true }).catch(() => {});
       }
-      for (const t of [current, ...queue]) {
-        if (t) api("POST", `${base}/tasks/${t.task_id}/skip`, undefined, { keepalive: true }).catch(() => {});
-      }
     });
 
-    // Restored from the back-forward cache after the leases were given back: start afresh.
+    // Restored from the back-forward cache: start afresh, the held tasks come back first.
     window.addEventListener("pageshow", (ev) => {
       if (ev.persisted) window.location.reload();
     });
@@ -505,6 +506,7 @@
         else say(usersMessage, `Role not changed: ${await detail(res)}`, true);
       });
     }
+    startCredentials(usersMessage);
     for (const card of document.querySelectorAll(".project-card")) {
       const base = "/projects/" + encodeURIComponent(card.dataset.project);
       const importBox = card.querySelector(".import-result");
@@ -538,6 +540,94 @@
     }
   }
 
+  // Deactivate, reset a password, log out everywhere, revoke tokens: each ends credentials.
+  function startCredentials(box) {
+    const user = (name) => `/users/${encodeURIComponent(name)}`;
+    const ended = (b) => `${b.username}: ${b.sessions_ended} sessions ended, ${b.tokens_revoked} API tokens revoked.`;
+    for (const button of document.querySelectorAll(".active-button")) {
+      button.addEventListener("click", async () => {
+        const who = button.dataset.username;
+        const active = button.dataset.active === "true";
+        if (!active && !window.confirm(`Deactivate ${who}? They are logged out everywhere.`)) return;
+        const res = await api("PUT", `${user(who)}/active`, { active });
+        if (!res.ok) return say(box, `Not changed: ${await detail(res)}`, true);
+        window.location.reload();
+      });
+    }
+    for (const form of document.querySelectorAll(".reset-form")) {
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        const who = form.dataset.username;
+        const password = String(new FormData(form).get("password") || "");
+        const res = await api("PUT", `${user(who)}/password`, { password });
+        if (!res.ok) return say(box, `Password not reset: ${await detail(res)}`, true);
+        form.reset();
+        say(box, `Password of ${who} reset. ${ended(await res.json())}`);
+      });
+    }
+    for (const button of document.querySelectorAll(".logout-user")) {
+      button.addEventListener("click", async () => {
+        const res = await api("POST", `${user(button.dataset.username)}/logout-everywhere`);
+        if (!res.ok) return say(box, `Not logged out: ${await detail(res)}`, true);
+        say(box, ended(await res.json()));
+      });
+    }
+    for (const button of document.querySelectorAll(".revoke-token")) {
+      button.addEventListener("click", async () => {
+        const path = `${user(button.dataset.username)}/tokens/${button.dataset.tokenId}`;
+        const res = await api("DELETE", path);
+        if (!res.ok) return say(box, `Token not revoked: ${await detail(res)}`, true);
+        button.closest("li").remove();
+        say(box, `Token ${button.dataset.tokenId} of ${button.dataset.username} revoked.`);
+      });
+    }
+  }
+
+  // -- the account page --------------------------------------------------------------------
+
+  function startAccount() {
+    const $ = (id) => document.getElementById(id);
+    const toLogin = () => setTimeout(() => window.location.assign("/login"), 1500);
+    $("password-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const data = new FormData(ev.target);
+      const body = { old_password: String(data.get("old_password")), new_password: String(data.get("new_password")) };
+      if (body.new_password !== String(data.get("confirm"))) {
+        return say($("password-message"), "The new passwords differ.", true);
+      }
+      const res = await api("POST", "/auth/password", body);
+      if (!res.ok) return say($("password-message"), `Not changed: ${await detail(res)}`, true);
+      say($("password-message"), "Password changed; you are logged out everywhere. Log in again…");
+      toLogin();
+    });
+    $("logout-everywhere").addEventListener("click", async () => {
+      const res = await api("POST", "/auth/logout-everywhere");
+      if (!res.ok) return say($("everywhere-message"), `Failed: ${await detail(res)}`, true);
+      const b = await res.json();
+      say($("everywhere-message"), `${b.sessions_ended} sessions ended, ${b.tokens_revoked} API tokens revoked.`);
+      toLogin();
+    });
+    for (const button of document.querySelectorAll(".revoke-token")) {
+      button.addEventListener("click", async () => {
+        const res = await api("DELETE", `/auth/tokens/${button.dataset.tokenId}`);
+        if (!res.ok) return say($("tokens-message"), `Not revoked: ${await detail(res)}`, true);
+        button.closest("tr").remove();
+        say($("tokens-message"), "Token revoked.");
+      });
+    }
+    $("token-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const data = new FormData(ev.target);
+      const body = { name: String(data.get("name") || "") };
+      if (data.get("days")) body.days = Number(data.get("days"));
+      const res = await api("POST", "/auth/tokens", body);
+      if (!res.ok) return say($("tokens-message"), `Not created: ${await detail(res)}`, true);
+      const made = await res.json();
+      say($("tokens-message"), `Token “${made.name}” (expires ${made.expires_at.slice(0, 10)}), shown once:`);
+      $("tokens-message").append(el("code", { class: "new-token" }, made.token));
+    });
+  }
+
   async function pollJob(id, box) {
     for (;;) {
       const res = await api("GET", `/jobs/${id}`);
@@ -560,5 +650,6 @@
     const config = document.getElementById("page-config");
     if (config) startWork(JSON.parse(config.textContent));
     if (document.getElementById("admin")) startAdmin();
+    if (document.getElementById("account")) startAccount();
   });
 })();

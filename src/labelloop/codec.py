@@ -1,0 +1,63 @@
+"""The one canonical codec of label values.
+
+A stored label is JSON: a string (single-label) or a sorted list of strings (multi-label). Every
+part of labelloop that needs a hashable form uses :func:`label_key` (canonical JSON text, so any
+name round-trips) and :func:`key_label` to undo it; people read :func:`display_name`
+(:func:`key_name` for a key). Files and the CLI write a multi-label set as ``a|b``
+(:func:`join_labels`, :func:`split_labels`), so a multi-label project refuses names holding
+``|``: :func:`label_name_problem` is checked when a project's configuration is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any
+
+SEPARATOR = "|"
+MAX_LABEL_LENGTH = 200
+
+
+def label_key(label: Any) -> str:
+    """A hashable key of a stored label: its canonical JSON text."""
+    return json.dumps(label, ensure_ascii=False, separators=(",", ":"))
+
+
+def key_label(key: str) -> Any:
+    """The label a :func:`label_key` came from."""
+    return json.loads(key)
+
+
+def display_name(label: Any) -> str:
+    """How a label reads to a person: ``pos``, ``a|b``, ``(none)`` for an empty set."""
+    if isinstance(label, list):
+        return join_labels(label) or "(none)"
+    return str(label)
+
+
+def key_name(key: str) -> str:
+    """How the label behind a :func:`label_key` reads to a person."""
+    return display_name(key_label(key))
+
+
+def join_labels(labels: list[str]) -> str:
+    """A multi-label set in its text form, ``a|b``."""
+    return SEPARATOR.join(labels)
+
+
+def split_labels(text: str) -> list[str]:
+    """The names in a text form ``a|b`` (stripped, empty parts dropped)."""
+    return [part.strip() for part in text.split(SEPARATOR) if part.strip()]
+
+
+def label_name_problem(name: str, *, multi_label: bool) -> str | None:
+    """Why ``name`` cannot be a label name (it would not survive files, keys or pages), or None."""
+    if not name or name != name.strip():
+        return "must be non-empty, without leading or trailing spaces"
+    if len(name) > MAX_LABEL_LENGTH:
+        return f"must be at most {MAX_LABEL_LENGTH} characters"
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
+        return "must not hold control characters or lone surrogates"
+    if multi_label and SEPARATOR in name:
+        return f"must not hold {SEPARATOR!r} in a multi-label project: it separates labels in files"
+    return None
