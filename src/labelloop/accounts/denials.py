@@ -3,7 +3,8 @@
 A flood of 401s (or 403s, 429s) from one client adds one event a minute to the audit log, not one
 per request: the first denial of a minute for a (source, actor, action) is an event with its
 details; it and the rest are counted in the ``denials`` table (``count``, ``last_at``). The source
-is the client IP. Never a secret in either.
+is the client IP (an IPv6 one as its /64, see :func:`~labelloop.accounts.throttle.address_key`).
+Never a secret in either.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from labelloop.accounts.throttle import address_key
 from labelloop.store import tables as t
 from labelloop.store.engine import writer
 from labelloop.store.events import append_event
@@ -34,7 +36,7 @@ def record_denial(
     event with ``payload``, whose string values longer than :data:`MAX_TEXT` are cut."""
     at = now or t.utcnow()
     minute, actor = at.replace(second=0, microsecond=0), actor[:100]
-    source = str(payload.get("ip") or "unknown")[:64]
+    source = address_key(str(payload.get("ip") or "unknown"))[:64]
     key: dict[str, Any] = {"minute": minute, "source": source, "actor": actor, "action": action}
     with writer(engine).begin() as conn:
         if _count(conn, key, at) or not _first(conn, key, at):

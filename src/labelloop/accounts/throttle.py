@@ -22,6 +22,7 @@ earlier failures from that address) ok; a success still counts as an attempt of 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +38,23 @@ from labelloop.store.engine import writer
 BACKOFF_START = 0.1  # seconds of delay at the max_failures-th failure of an account
 _LOCK_KEY = 7_314_160  # PostgreSQL advisory lock serialising the login counts
 MAX_ADDRESS = 64
+IPV6_PREFIX = 64  # one IPv6 client, as limits see it: a /64 (one subscriber's usual share)
+
+
+def address_key(ip: str) -> str:
+    """The client ``ip`` as the limits count it: an IPv6 address as its /64 network, since
+    whoever holds one address of a /64 usually holds all 2**64 of them and could otherwise
+    rotate through them past every per-address limit; an IPv4-mapped one as its IPv4 address;
+    anything else as it is."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
+    return str(address)
 
 
 @dataclass(frozen=True)
@@ -112,7 +130,7 @@ def reserve(
 ) -> Reservation:
     """Count a login attempt for ``username`` from ``ip``, or raise :class:`RateLimited`."""
     now = now or t.utcnow()
-    ip = ip[:MAX_ADDRESS]
+    ip = address_key(ip)[:MAX_ADDRESS]
     lf = t.login_failures
     with writer(engine).begin() as conn:
         _lock(conn)

@@ -114,10 +114,27 @@ def create_user(
 
 
 def set_role(engine: Engine, username: str, role: str, *, actor: str) -> None:
-    """Change a user's role."""
+    """Change a user's role; :class:`ConflictError` for taking the role of the last active admin
+    (nobody could manage users, projects or the audit log through the server any more)."""
     if role not in ROLES:
         raise ConfigError(f"role: {role!r} is not one of {', '.join(ROLES)}")
+    u = t.users
     with writer(engine).begin() as conn:
+        if role != "admin":
+            # Locked in one order, as set_active does: two admins demoting each other wait in
+            # turn, and the second finds the last admin.
+            admins = (
+                conn.execute(
+                    select(u.c.username)
+                    .where(u.c.role == "admin", u.c.is_active)
+                    .order_by(u.c.id)
+                    .with_for_update()
+                )
+                .scalars()
+                .all()
+            )
+            if list(admins) == [username]:
+                raise ConflictError(f"{username} is the last active admin")
         done = conn.execute(
             t.users.update().where(t.users.c.username == username).values(role=role)
         ).rowcount
@@ -166,9 +183,7 @@ def create_token(
     actor: str | None = None,
 ) -> str:
     """A new API token for ``user`` (see :func:`issue_token`): the plain token, shown once."""
-    token, _info = issue_token(
-        engine, user, name, days=days, max_tokens=max_tokens, actor=actor
-    )
+    token, _info = issue_token(engine, user, name, days=days, max_tokens=max_tokens, actor=actor)
     return token
 
 

@@ -108,7 +108,7 @@ def _record(
     # own leases. Without an id, the person's latest lease on the item is used.
     where = [tk.c.id == task_id] if task_id is not None else [tk.c.assignee == annotator]
     task = conn.execute(
-        select(tk.c.id, tk.c.tier, tk.c.status, tk.c.lease_expires_at)
+        select(tk.c.id, tk.c.tier, tk.c.status, tk.c.lease_expires_at, tk.c.assignee)
         .where(tk.c.item_id == item_id, *where)
         .order_by(tk.c.id.desc())
         .limit(1)
@@ -211,7 +211,7 @@ def _check_open(conn: Connection, project: Project, item: Any, task: Any) -> Non
     open_again = (
         item.status == "new" and (item.tier or "annotator") == task.tier and item.assigned < room
     )
-    if not (item.is_gold or open_again):
+    if not (item.is_gold or open_again) or _holds_another(conn, task, item.id):
         ended = _aware(task.lease_expires_at)
         raise ConflictError(
             f"your lease on task {task.id} ended at {ended:%Y-%m-%d %H:%M:%S} UTC and the item "
@@ -220,6 +220,25 @@ def _check_open(conn: Connection, project: Project, item: Any, task: Any) -> Non
     if not item.is_gold:  # its place was given back; it is taken again
         i = t.items
         conn.execute(i.update().where(i.c.id == item.id).values(assigned=i.c.assigned + 1))
+
+
+def _holds_another(conn: Connection, task: Any, item_id: int) -> bool:
+    """Whether the person behind the lapsed ``task`` holds or answered another task on
+    ``item_id`` at its tier: that one is their place, and an answer on both would count once
+    but fill two places."""
+    tk = t.tasks
+    other = conn.execute(
+        select(tk.c.id)
+        .where(
+            tk.c.item_id == item_id,
+            tk.c.assignee == task.assignee,
+            tk.c.tier == task.tier,
+            tk.c.id != task.id,
+            tk.c.status.in_(("open", "done")),
+        )
+        .limit(1)
+    ).first()
+    return other is not None
 
 
 def is_paused(conn: Connection, project_id: int, annotator: str) -> bool:
@@ -422,8 +441,10 @@ def _built_upon(conn: Connection, item: Any, task: Any, answer: Any) -> bool:
     ).first()
     if later is not None or (item.tier or "annotator") != task.tier:
         return True
-    if item.is_gold:  # the right label was shown after a wrong answer
-        return answer.flag is None and answer.label != item.given_label
+    if item.is_gold:
+        # The right label was shown after a wrong answer; an "ambiguous" flag is final as it is
+        # on any other item (which it sends to a reviewer), so undoing it tells nothing.
+        return answer.flag == "ambiguous" or answer.label != item.given_label
     if item.round_id is not None:
         rr = t.routing_rounds
         status = conn.execute(select(rr.c.status).where(rr.c.id == item.round_id)).scalar()

@@ -9,12 +9,13 @@ under concurrency no item is handed out beyond its overlap: SQLite serialises wr
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, bindparam, false, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, false, func, or_, select, text
 
 from labelloop.config import TIERS
 from labelloop.errors import ConflictError, NotFoundError
@@ -94,23 +95,49 @@ def _skill_clause(skills: Sequence[str] | None) -> tuple[Any, ...]:
 
 
 def release_expired(conn: Connection, project: Project, now: datetime) -> int:
-    """Expire overdue leases and give their items their places back."""
-    tk = t.tasks
-    expired = conn.execute(
-        select(tk.c.id, tk.c.item_id).where(
-            tk.c.project_id == project.id, tk.c.status == "open", tk.c.lease_expires_at < now
-        )
-    ).all()
-    if not expired:
-        return 0
-    conn.execute(tk.update().where(tk.c.id.in_([e.id for e in expired])).values(status="expired"))
-    conn.execute(
-        t.items.update()
-        .where(t.items.c.id == bindparam("item"))
-        .values(assigned=t.items.c.assigned - 1),
-        [{"item": e.item_id} for e in expired],
+    """Expire overdue leases and give their items their places back, each lease once.
+
+    On PostgreSQL the items are locked first (the order a submit locks them in), skipping those
+    another transaction holds; a lease is expired only while it is still open, so two concurrent
+    hand-outs never give one place back twice."""
+    i, tk = t.items, t.tasks
+    overdue = select(tk.c.item_id).where(
+        tk.c.project_id == project.id, tk.c.status == "open", tk.c.lease_expires_at < now
     )
+    item_ids = [r.item_id for r in conn.execute(overdue.distinct()).all()]
+    if not item_ids:
+        return 0
+    if conn.dialect.name == "postgresql":
+        locked = select(i.c.id).where(i.c.id.in_(item_ids)).order_by(i.c.id)
+        item_ids = list(conn.execute(locked.with_for_update(skip_locked=True)).scalars())
+        if not item_ids:
+            return 0
+    expired = conn.execute(
+        tk.update()
+        .where(
+            tk.c.project_id == project.id,
+            tk.c.status == "open",
+            tk.c.lease_expires_at < now,
+            tk.c.item_id.in_(item_ids),
+        )
+        .values(status="expired")
+        .returning(tk.c.item_id)
+    ).all()
+    if expired:
+        _give_back(conn, [e.item_id for e in expired])
     return len(expired)
+
+
+def _give_back(conn: Connection, item_ids: list[int]) -> None:
+    """Give each of ``item_ids`` (one entry per lease) one place back; gold questions hold no
+    places (everyone answers them), so theirs are left alone."""
+    i = t.items
+    conn.execute(
+        i.update()
+        .where(i.c.id == bindparam("item"), ~i.c.is_gold)
+        .values(assigned=i.c.assigned - 1),
+        [{"item": item_id} for item_id in item_ids],
+    )
 
 
 def next_tasks(
@@ -142,6 +169,8 @@ def next_tasks(
     skipped = select(tk.c.item_id).where(*mine, tk.c.tier == tier, tk.c.status == "skipped")
     columns = (i.c.id, i.c.key, i.c.data, i.c.tier, i.c.is_holdout, i.c.is_gold, i.c.priority)
     with project.writer.begin() as conn:
+        if max_leases is not None:
+            _lock_person(conn, project, annotator)
         release_expired(conn, project, now)
         held = _held(conn, project, annotator, tier) if resume else []
         wanted = n - len(held)
@@ -158,7 +187,8 @@ def next_tasks(
         rows: list[Any] = []
         if wanted > 0:
             n_gold = _gold_slots(project, wanted) if tier == "annotator" else 0
-            gold = _pick_gold(conn, project, columns, had, skills, n_gold) if n_gold else []
+            seen = had.union(skipped)  # a skipped gold question never returns early
+            gold = _pick_gold(conn, project, columns, seen, skills, n_gold) if n_gold else []
             waiting = (*_waiting(project, tier, skills), i.c.id.not_in(had))
             need = wanted - len(gold)
             # Not skipped before skipped; an item that cannot be sent is set aside and replaced.
@@ -169,7 +199,9 @@ def next_tasks(
                     rows += servable
                     if len(servable) == len(picked):
                         break
-            rows = _mix_in(project, rows, _servable(conn, project, gold))
+            # With no ordinary work left for the person, a task handed out would be gold for sure.
+            gold = _servable(conn, project, gold) if rows else []
+            rows = _mix_in(project, rows, gold)
         blind = tier == "annotator" and _blind_phase(conn, project)
         suggestions = _suggestions(conn, project, [r.id for r in (*held, *rows)], current)
         tasks = [
@@ -207,6 +239,17 @@ def next_tasks(
         if pooled:
             conn.execute(i.update().where(i.c.id.in_(pooled)).values(assigned=i.c.assigned + 1))
     return tasks
+
+
+def _lock_person(conn: Connection, project: Project, annotator: str) -> None:
+    """Serialise ``annotator``'s hand-outs on the project until the transaction ends, so that
+    concurrent requests cannot each count the same open leases and pass the cap together
+    (SQLite's writer is serial already; PostgreSQL takes an advisory lock)."""
+    if conn.dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"leases:{project.id}:{annotator}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _suggested(
@@ -263,7 +306,7 @@ def _pick_gold(
     skills: Sequence[str] | None,
     n: int,
 ) -> list[Any]:
-    """``n`` gold questions the person has not answered, drawn at random."""
+    """``n`` gold questions the person has neither answered, held nor skipped, drawn at random."""
     i = t.items
     query = (
         select(*columns)
@@ -326,7 +369,10 @@ def _gold_slots(project: Project, n: int) -> int:
 
 
 def skip_task(project: Project, task_id: int, *, annotator: str) -> None:
-    """Give a leased task back unanswered; the item goes to someone else."""
+    """Give a leased task back unanswered; the item goes to someone else.
+
+    The item's row is locked first (as a submit locks it) and the task is skipped only while it
+    is still open, so concurrent skips, or a skip racing a submit, give the place back once."""
     tk = t.tasks
     with project.writer.begin() as conn:
         task = conn.execute(
@@ -338,14 +384,17 @@ def skip_task(project: Project, task_id: int, *, annotator: str) -> None:
             raise NotFoundError(f"task {task_id} is not leased to {annotator!r}")
         if task.status != "open":
             return
-        conn.execute(
-            tk.update().where(tk.c.id == task_id).values(status="skipped", done_at=t.utcnow())
+        if conn.dialect.name == "postgresql":
+            item = select(t.items.c.id).where(t.items.c.id == task.item_id)
+            conn.execute(item.with_for_update())
+        skipped = conn.execute(
+            tk.update()
+            .where(tk.c.id == task_id, tk.c.status == "open")
+            .values(status="skipped", done_at=t.utcnow())
         )
-        conn.execute(
-            t.items.update()
-            .where(t.items.c.id == task.item_id)
-            .values(assigned=t.items.c.assigned - 1)
-        )
+        if skipped.rowcount != 1:
+            return
+        _give_back(conn, [task.item_id])
         append_event(
             conn,
             actor=annotator,

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
-from labelloop.accounts.memberships import Membership, get_membership
+from labelloop.accounts.memberships import Membership, membership
 from labelloop.accounts.roles import PERMISSIONS, allowed
 from labelloop.accounts.users import User, session_for, user_for_token
 from labelloop.errors import AuthError, NotFoundError, PermissionDenied
@@ -30,6 +30,7 @@ from labelloop.server.metrics import Metrics
 from labelloop.server.passwords import PasswordChecks
 from labelloop.server.projects import ProjectCache
 from labelloop.settings import Settings
+from labelloop.store import tables as t
 
 SESSION_COOKIE = "labelloop_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -75,12 +76,14 @@ PasswordsDep = Annotated[PasswordChecks, Depends(get_passwords)]
 def current_user(request: Request, engine: EngineDep) -> User:
     """The user behind the bearer token or the session cookie; :class:`AuthError` otherwise.
     Their name goes on the request's log line."""
-    user = _authenticate(request, engine)
+    user = authenticate_request(request, engine)
     request.state.user = user.username
     return user
 
 
-def _authenticate(request: Request, engine: Engine) -> User:
+def authenticate_request(request: Request, engine: Engine) -> User:
+    """The user behind the request's bearer token or session cookie (with, on an unsafe
+    request, its CSRF header); :class:`AuthError` or :class:`PermissionDenied` otherwise."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
@@ -111,13 +114,21 @@ class ProjectAccess:
 
 def access_for(projects: ProjectCache, user: User, name: str) -> ProjectAccess:
     """``user``'s access to the project ``name``; :class:`NotFoundError`, worded as for a missing
-    project, unless they are an admin or a member."""
-    project = projects.get(name)
-    try:
-        member = get_membership(projects.engine, project_id=project.id, username=user.username)
-    except NotFoundError:
-        raise NotFoundError(f"no project called {name!r}") from None
-    return ProjectAccess(project, member)
+    project, unless they are an admin or a member. Membership is checked before the project is
+    opened, so that a non-member neither makes the server open (and keep) it nor can time the
+    difference between a project that exists and one that does not."""
+    missing = NotFoundError(f"no project called {name!r}")
+    with projects.engine.connect() as conn:
+        project_id = conn.execute(
+            select(t.projects.c.id).where(t.projects.c.name == name)
+        ).scalar_one_or_none()
+        if project_id is None:
+            raise missing
+        try:
+            member = membership(conn, project_id=project_id, username=user.username)
+        except NotFoundError:
+            raise missing from None
+    return ProjectAccess(projects.get(name), member)
 
 
 def project_access(request: Request, user: User) -> ProjectAccess:

@@ -4,15 +4,22 @@ The import endpoint takes files of up to ``max_upload_mb`` MiB (plus room for th
 framing: the route itself stops at the file's exact limit while it writes the file to disk);
 every other endpoint takes bodies of up to ``max_body_kb`` KiB. A ``Content-Length`` over the
 limit is refused before any of the body is read; a chunked body is counted as it arrives.
+
+FastAPI reads (and spools to disk) a multipart body *before* a route's dependencies check who is
+asking, so the upload limit is given only to a request whose credentials (checked here first)
+belong to someone who may import; a stranger's upload gets the small limit of every other body.
 """
 
 from __future__ import annotations
 
 import re
 
+import anyio
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from labelloop.errors import PayloadTooLarge
+from labelloop.accounts.roles import allowed
+from labelloop.errors import LabelloopError, PayloadTooLarge
 from labelloop.server.errors import error_response
 from labelloop.settings import Settings
 
@@ -53,8 +60,8 @@ class BodyLimit:
         self.app = app
         self.settings = settings
 
-    def _limit(self, path: str) -> tuple[int, PayloadTooLarge]:
-        if UPLOAD_PATH.match(path):
+    async def _limit(self, scope: Scope) -> tuple[int, PayloadTooLarge]:
+        if UPLOAD_PATH.match(scope["path"]) and await _may_import(scope):
             upload = self.settings.max_upload_mb * (1 << 20) + MULTIPART_SLACK
             return upload, upload_too_large(self.settings)
         return self.settings.max_body_kb * (1 << 10), body_too_large(self.settings)
@@ -63,7 +70,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit, error = self._limit(scope["path"])
+        limit, error = await self._limit(scope)
         length = _content_length(scope)
         if length is not None and length > limit:
             await error_response(error)(scope, receive, send)
@@ -88,3 +95,19 @@ class BodyLimit:
             await send(message)
 
         await self.app(scope, limited_receive, watched_send)
+
+
+async def _may_import(scope: Scope) -> bool:
+    """Whether the request's credentials (bearer token or session cookie with its CSRF token)
+    belong to a user whose role may import items; the route checks the project itself."""
+    from labelloop.server.deps import authenticate_request
+
+    request = Request(scope)
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None:
+        return False
+    try:
+        user = await anyio.to_thread.run_sync(authenticate_request, request, engine)
+    except LabelloopError:
+        return False
+    return allowed(user.role, "item.import")

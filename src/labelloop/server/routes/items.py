@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, UploadFile
 
-from labelloop.errors import ConfigError, InputFileError, PermissionDenied
+from labelloop.errors import ConfigError, InputFileError, NotFoundError
 from labelloop.io.formats import FORMATS as _READ_FORMATS
 from labelloop.loop.project import Project
 from labelloop.server import crud, jobs
@@ -117,12 +117,17 @@ def upload(
 
 @router.get("/jobs/{job_id}")
 def read_job(job_id: RowId, user: CurrentUser, engine: EngineDep, projects: ProjectsDep) -> JobOut:
-    """A job's state; only its creator, while still on its project, or an admin may look."""
+    """A job's state; only its creator, while still on its project, or an admin may look. To
+    anyone else it is missing (404), so job ids tell them nothing of other people's work."""
     job = jobs.get(engine, job_id=job_id)
+    hidden = NotFoundError(f"no job {job_id}")
     if job["created_by"] != user.username and user.role != "admin":
-        raise PermissionDenied("only the job's creator or an admin may read it")
+        raise hidden
     if job["project"] is not None:
-        access_for(projects, user, job["project"])
+        try:
+            access_for(projects, user, job["project"])
+        except NotFoundError:
+            raise hidden from None
     return JobOut(**job)
 
 

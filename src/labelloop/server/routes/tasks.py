@@ -30,10 +30,12 @@ router = APIRouter(prefix="/projects/{name}/tasks", tags=["tasks"])
 
 
 def _own_task(engine: Engine, project: Project, task_id: int, user: User) -> tuple[int, str]:
-    """The item and tier of ``task_id`` if it is leased to ``user``; 404 otherwise (whether
-    someone else's task exists is nobody else's business)."""
+    """The item and tier of ``task_id`` if it is leased to ``user`` at a tier they still work at
+    on the project; 404 otherwise (whether someone else's task exists is nobody else's business,
+    and a task leased before an admin lowered their tier or role is no longer theirs to do)."""
     item_id, assignee, tier = crud.task_assignee(engine, project_id=project.id, task_id=task_id)
-    if assignee != user.username:
+    member = get_membership(engine, project_id=project.id, username=user.username)
+    if assignee != user.username or tier not in member.tiers:
         raise NotFoundError(f"no task {task_id} of yours in this project")
     return item_id, tier
 
