@@ -1,6 +1,6 @@
 """HITL cost: the share of items people must touch for a fully labelled pool at the target.
 
-Each run is the real loop (``labelloop.loop.simulate.run_simulation``: store, holdout, margin
+Each run is the real loop (``labelloop.simulation.run.run_simulation``: store, holdout, margin
 sampling, retraining, certified auto-accept) with a perfect simulated annotator. Along the same
 run, after every retrain, three other rules are asked what they would auto-accept:
 
@@ -28,10 +28,10 @@ import numpy as np
 from sqlalchemy import and_, select
 
 from labelloop.config import ProjectConfig
-from labelloop.loop.annotators import SimulatedAnnotator
 from labelloop.loop.project import Project
-from labelloop.loop.simulate import LabelledData, SimulationResult, digits_data, run_simulation
 from labelloop.routing.bounds import clopper_pearson_upper
+from labelloop.simulation.annotators import SimulatedAnnotator
+from labelloop.simulation.run import LabelledData, SimulationResult, digits_data, run_simulation
 from labelloop.store import tables as t
 
 TARGET = 0.99

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from labelloop.client import Client
     from labelloop.config import ProjectConfig, load_config, parse_config
     from labelloop.loop.project import Project, connect
-    from labelloop.loop.simulate import run_simulation
     from labelloop.settings import Settings
+    from labelloop.simulation.run import run_simulation
 
 __version__ = "0.1.0"
 
@@ -39,7 +39,7 @@ _LAZY = {
     "connect": "labelloop.loop.project",
     "load_config": "labelloop.config",
     "parse_config": "labelloop.config",
-    "run_simulation": "labelloop.loop.simulate",
+    "run_simulation": "labelloop.simulation.run",
 }
 
 __all__ = [

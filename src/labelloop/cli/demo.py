@@ -27,8 +27,8 @@ def prepare_demo(data_dir: Path) -> None:
     from labelloop.accounts.memberships import join
     from labelloop.accounts.users import create_user
     from labelloop.loop.project import Project, connect
-    from labelloop.loop.simulate import digits_data
     from labelloop.settings import Settings
+    from labelloop.simulation.run import digits_data
     from labelloop.store import tables as t
     from labelloop.store.engine import writer
 

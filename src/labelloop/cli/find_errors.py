@@ -246,9 +246,10 @@ def _from_project(
 ) -> tuple[int, int, list[str], list[list[Any]], str]:
     """Items, flagged, CSV header and rows, and a note on routing and annotators, from a
     project's final labels (:mod:`labelloop.loop.label_errors`)."""
-    from labelloop.cli.main import _open  # here, not at the top: main imports this module
+    from labelloop.cli.context import open_project
 
-    found = _open(ctx, name, retrain="off").find_label_errors(top=top, route=route, actor="cli")
+    project = open_project(ctx, name, retrain="off")
+    found = project.find_label_errors(top=top, route=route, actor="cli")
     rows = [
         [rank, s.index, s.given, s.suggested, f"{s.score:.6g}", s.item_id, s.key, s.source]
         for rank, s in enumerate(found.suspects, start=1)

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from labelloop.cli.context import engine_for, open_project
 from labelloop.cli.options import SharedOptionsGroup
 from labelloop.config import TIERS, load_config
 from labelloop.errors import InputFileError, LabelloopError
@@ -83,23 +84,6 @@ def _options(
     ctx.obj = Settings(**overrides)
 
 
-def _engine(ctx: typer.Context) -> Any:
-    """The store for this command, migrated, and closed when the command ends."""
-    from labelloop.loop.project import connect
-
-    engine = connect(ctx.obj)
-    ctx.call_on_close(engine.dispose)
-    return engine
-
-
-def _open(ctx: typer.Context, name: str, **kwargs: Any) -> Any:
-    from labelloop.loop.project import Project
-
-    project = Project.open(name, engine=_engine(ctx), settings=ctx.obj, **kwargs)
-    ctx.call_on_close(project.close)
-    return project
-
-
 @app.command()
 def init(
     ctx: typer.Context,
@@ -110,7 +94,7 @@ def init(
     from labelloop.loop.project import Project
 
     cfg = load_config(config)
-    project = Project.create(cfg, engine=_engine(ctx), settings=ctx.obj, actor=actor)
+    project = Project.create(cfg, engine=engine_for(ctx), settings=ctx.obj, actor=actor)
     console.print(
         f"created project [bold]{project.name}[/] ({len(cfg.labels)} labels, "
         f"target accuracy {cfg.routing.target_accuracy:.1%} at "
@@ -139,7 +123,7 @@ def import_(
     """Import items (or gold questions); a bad file imports nothing unless --skip-invalid."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    proj = _open(ctx, project)
+    proj = open_project(ctx, project)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -171,7 +155,7 @@ def import_(
 @app.command()
 def train(ctx: typer.Context, project: ProjectArg) -> None:
     """Train a model version now; promote it only if the holdout says it is not worse."""
-    proj = _open(ctx, project, retrain="off")
+    proj = open_project(ctx, project, retrain="off")
     info = proj.train(actor="cli")
     if info is None:
         console.print(
@@ -186,7 +170,7 @@ def train(ctx: typer.Context, project: ProjectArg) -> None:
 @app.command()
 def route(ctx: typer.Context, project: ProjectArg) -> None:
     """Plan, start or decide an auto-accept round."""
-    outcome = _open(ctx, project).route()
+    outcome = open_project(ctx, project).route()
     console.print(f"{outcome.action}: {outcome.reason}")
     if outcome.plan is not None and outcome.plan.n_candidates:
         p = outcome.plan
@@ -208,7 +192,7 @@ def queue(
     from labelloop.loop.queue import peek
 
     table = Table("item", "key", "kind", "priority")
-    for row in peek(_open(ctx, project), n, tier=tier):
+    for row in peek(open_project(ctx, project), n, tier=tier):
         table.add_row(str(row["item_id"]), row["key"], row["kind"], f"{row['priority']:.4g}")
     console.print(table)
 
@@ -222,7 +206,7 @@ def label(
     annotator: Annotated[str, typer.Option(help="Who labels.")] = "cli",
 ) -> None:
     """Record a human label for one item."""
-    proj = _open(ctx, project, retrain="sync")
+    proj = open_project(ctx, project, retrain="sync")
     item_id = _item_id(proj, key)
     value: Any = labels if proj.config.multi_label else labels[0]
     result = proj.annotate(item_id, value, annotator=annotator)
@@ -240,9 +224,9 @@ def answers(
 ) -> None:
     """Record many human labels from a long file (item, annotator, label)."""
     from labelloop.codec import split_labels
-    from labelloop.loop.annotators import CrowdReplay
+    from labelloop.simulation.annotators import CrowdReplay
 
-    proj = _open(ctx, project, retrain="sync")
+    proj = open_project(ctx, project, retrain="sync")
     crowd = CrowdReplay.from_file(
         file, item_col=item_col, annotator_col=annotator_col, label_col=label_col
     )
@@ -282,7 +266,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Items by state, the queue per tier, models and auto-accept rounds."""
-    info = _open(ctx, project).status()
+    info = open_project(ctx, project).status()
     if as_json:
         print(json.dumps(info, indent=2, default=str))
         return
@@ -318,7 +302,7 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="jsonl, csv, parquet or hf.")] = "jsonl",
 ) -> None:
     """Export decided items as a content-hashed dataset version."""
-    version = _open(ctx, project).export(out, fmt=fmt, actor="cli")
+    version = open_project(ctx, project).export(out, fmt=fmt, actor="cli")
     console.print(
         f"dataset version {version.id}: {version.n_items:,} items, "
         f"sha256 {version.content_hash[:16]}…, written to {out}"
@@ -335,7 +319,7 @@ def certify(ctx: typer.Context, project: ProjectArg) -> None:
     """Check the quality gates and certify the dataset as it stands if they all pass."""
     from labelloop.errors import ConflictError
 
-    proj = _open(ctx, project)
+    proj = open_project(ctx, project)
     accuracy = proj.estimated_accuracy()
     table = Table("gate", "passed", "value", "threshold", "detail")
     for gate in proj.check_gates(accuracy=accuracy):
@@ -369,7 +353,7 @@ def annotators(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Per annotator: answers, gold accuracy with its interval, Dawid-Skene accuracy, flags."""
-    report = _open(ctx, project).annotator_report()
+    report = open_project(ctx, project).annotator_report()
     if as_json:
         print(json.dumps(report, indent=2, default=str))
         return
@@ -404,7 +388,7 @@ def guidelines(
     author: str = "admin",
 ) -> None:
     """Show the guidelines, or store a new version from --file."""
-    proj = _open(ctx, project)
+    proj = open_project(ctx, project)
     if file is None:
         console.print(f"[bold]version {proj.guideline_version()}[/]\n{proj.guidelines()}")
         return
@@ -427,7 +411,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     """Apply migrations to the store."""
     from labelloop.store.engine import current_revision
 
-    engine = _engine(ctx)
+    engine = engine_for(ctx)
     console.print(f"store at revision {current_revision(engine)}")
 
 
@@ -470,7 +454,7 @@ def audit_verify(
     from labelloop.store.events import verify_chain
 
     expected = _anchor(expect_head, expect_count, anchor)
-    with _engine(ctx).connect() as conn:
+    with engine_for(ctx).connect() as conn:
         report = verify_chain(conn, anchor=expected)
     key = f"audit key {report.key_id}" if report.key_id else "no audit key"
     if not report.ok:
@@ -527,7 +511,7 @@ def serve(
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("*.db"):  # a previous run's counts
             stale.unlink()
-    _engine(ctx).dispose()  # migrate once, before the workers start
+    engine_for(ctx).dispose()  # migrate once, before the workers start
     configure_logging(settings)
     console.print(f"labelloop API on http://{host}:{port}/api/v1 (docs: /api/v1/docs)")
     uvicorn.run(
@@ -557,7 +541,7 @@ def user_add(
 
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    user = create_user(_engine(ctx), username, password, role, actor="cli")
+    user = create_user(engine_for(ctx), username, password, role, actor="cli")
     console.print(f"user [bold]{user.username}[/] created ({user.role})")
 
 
@@ -569,7 +553,7 @@ def user_list(
     """List the active users (all with --all)."""
     from labelloop.accounts.users import list_users
 
-    for user in list_users(_engine(ctx), include_inactive=all_users):
+    for user in list_users(engine_for(ctx), include_inactive=all_users):
         state = "" if user.active else "\tdeactivated"
         console.print(f"{user.username}\t{user.role}{state}", highlight=False)
 
@@ -588,7 +572,7 @@ def user_deactivate(ctx: typer.Context, username: UsernameArg) -> None:
     """Deactivate a user: no more logins; every session and API token of theirs ends."""
     from labelloop.accounts.credentials import set_active
 
-    ended = set_active(_engine(ctx), username, False, actor="cli")
+    ended = set_active(engine_for(ctx), username, False, actor="cli")
     if ended is None:
         console.print(f"{username} was deactivated already")
     else:
@@ -600,7 +584,7 @@ def user_activate(ctx: typer.Context, username: UsernameArg) -> None:
     """Let a deactivated user log in again."""
     from labelloop.accounts.credentials import set_active
 
-    set_active(_engine(ctx), username, True, actor="cli")
+    set_active(engine_for(ctx), username, True, actor="cli")
     console.print(f"{username} is active")
 
 
@@ -619,7 +603,7 @@ def user_password(
     if password is None:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     new_hash = hash_password(password)
-    _ended(set_password(_engine(ctx), username, new_hash, actor="cli", reason="reset"))
+    _ended(set_password(engine_for(ctx), username, new_hash, actor="cli", reason="reset"))
 
 
 @user_app.command("logout")
@@ -627,7 +611,7 @@ def user_logout(ctx: typer.Context, username: UsernameArg) -> None:
     """Log a user out everywhere: every session and API token of theirs ends."""
     from labelloop.accounts.credentials import log_out_everywhere
 
-    _ended(log_out_everywhere(_engine(ctx), username, actor="cli"))
+    _ended(log_out_everywhere(engine_for(ctx), username, actor="cli"))
 
 
 @token_app.command("create")
@@ -644,7 +628,7 @@ def token_create(
     from labelloop.accounts.users import create_token, list_users
     from labelloop.errors import NotFoundError
 
-    engine = _engine(ctx)
+    engine = engine_for(ctx)
     user = next((u for u in list_users(engine) if u.username == username), None)
     if user is None:
         raise NotFoundError(f"no user called {username!r}")
@@ -670,7 +654,7 @@ def token_list(
     from labelloop.accounts.users import list_tokens
 
     table = Table("id", "user", "name", "created", "expires", "last used")
-    for info in list_tokens(_engine(ctx), username=username):
+    for info in list_tokens(engine_for(ctx), username=username):
         expires = f"{info.expires_at:%Y-%m-%d %H:%M}" + (" (expired)" if info.expired else "")
         used = f"{info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else ""
         created = f"{info.created_at:%Y-%m-%d %H:%M}"
@@ -686,7 +670,7 @@ def token_revoke(
     """Revoke an API token: it stops working at once."""
     from labelloop.accounts.users import revoke_token
 
-    info = revoke_token(_engine(ctx), token_id=token_id, actor="cli")
+    info = revoke_token(engine_for(ctx), token_id=token_id, actor="cli")
     console.print(f"revoked token {info.id} ({info.name!r}) of {info.username}", highlight=False)
 
 
@@ -706,7 +690,7 @@ def member_set(
     flag); only admins and members see a project."""
     from labelloop.accounts.memberships import set_membership
 
-    opened = _open(ctx, project)
+    opened = open_project(ctx, project)
     member = set_membership(
         opened.engine,
         project_id=opened.id,
@@ -726,7 +710,7 @@ def member_remove(
     username: Annotated[str, typer.Argument(help="Who leaves the project.")],
 ) -> None:
     """Take a user off a project: they no longer see it, and their leases go back."""
-    _open(ctx, project).remove_member(username, actor="cli")
+    open_project(ctx, project).remove_member(username, actor="cli")
     console.print(f"{username} removed from {project}")
 
 
@@ -735,7 +719,7 @@ def member_list(ctx: typer.Context, project: ProjectArg) -> None:
     """List a project's memberships, flagged people first."""
     from labelloop.accounts.memberships import list_memberships
 
-    opened = _open(ctx, project)
+    opened = open_project(ctx, project)
     table = Table("user", "role", "tier", "skills", "flagged")
     members = list_memberships(opened.engine, project_id=opened.id)
     for m in sorted(members, key=lambda m: m.flagged_at is None):

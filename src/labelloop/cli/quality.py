@@ -23,9 +23,9 @@ def quality(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Agreement (overall, per label, per pair, per slice) and the most confused labels."""
-    from labelloop.cli.main import _open
+    from labelloop.cli.context import open_project
 
-    opened = _open(ctx, project)
+    opened = open_project(ctx, project)
     agreement = opened.agreement_report(slice_field=slice_field)
     guidelines = opened.guideline_report(top=top)
     if as_json:

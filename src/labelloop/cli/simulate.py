@@ -48,8 +48,8 @@ def simulate(
 ) -> None:
     """Run the loop on a labelled dataset with simulated people; print the learning curve."""
     from labelloop.config import load_config
-    from labelloop.loop.annotators import CrowdReplay, SimulatedAnnotator, Team
-    from labelloop.loop.simulate import digits_data, file_data, run_simulation
+    from labelloop.simulation.annotators import CrowdReplay, SimulatedAnnotator, Team
+    from labelloop.simulation.run import digits_data, file_data, run_simulation
 
     if dataset == "digits":
         data = digits_data()

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from labelloop.config import ProjectConfig, QueryConfig, RetrainConfig, RoutingConfig
 from labelloop.io.readers import read_records
-from labelloop.loop.annotators import Annotator
 from labelloop.loop.project import Project, connect
 from labelloop.settings import Settings
+from labelloop.simulation.annotators import Annotator
 from labelloop.store import tables as t
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from labelloop.errors import InputFileError
-from labelloop.loop.annotators import CrowdReplay, SimulatedAnnotator, Team
+from labelloop.simulation.annotators import CrowdReplay, SimulatedAnnotator, Team
 
 LABELS = ("a", "b", "c")
 
