@@ -127,9 +127,11 @@ def run(*, quick: bool = False, repeats: int = 3) -> list[Row]:
     resamples = 20 if quick else 200
     ours = timed(lambda: alpha_interval(*table, n_resamples=resamples, random_state=0).low, 1)
     ref = timed(
-        lambda: bootstrap_interval(
-            krippendorff_alpha, *table, n_resamples=resamples, random_state=0
-        ).low,
+        lambda: (
+            bootstrap_interval(
+                krippendorff_alpha, *table, n_resamples=resamples, random_state=0
+            ).low
+        ),
         1,
     )
     rows.append(Row(f"alpha CI x{resamples}", name, ours[0], ref[0], ours[1], ref[1]))

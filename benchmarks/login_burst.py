@@ -280,7 +280,6 @@ def _ms(values: list[float], q: float) -> float:
     return float(np.percentile(values, q) * 1000) if values else float("nan")
 
 
-
 def run_backend(
     backend: str, *, burst: int, users: int, seconds: float, log_dir: Path, think: float = 0.1
 ) -> list[Row]:

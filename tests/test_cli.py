@@ -37,8 +37,14 @@ def _items(n: int) -> list[dict]:
     rows = []
     for i in range(n):
         words = bug if i % 2 else question
-        rows.append({"id": i, "text": f"{words[i % 5]} {words[(i + 2) % 5]} app",
-                     "amount": 9500 if i == 7 else i, "truth": "bug" if i % 2 else "question"})
+        rows.append(
+            {
+                "id": i,
+                "text": f"{words[i % 5]} {words[(i + 2) % 5]} app",
+                "amount": 9500 if i == 7 else i,
+                "truth": "bug" if i % 2 else "question",
+            }
+        )
     return rows
 
 
@@ -101,8 +107,10 @@ def test_a_bad_file_exits_with_every_reject_named(tmp_path: Path, env: dict[str,
 
 def test_an_invalid_config_names_the_key(tmp_path: Path, env: dict[str, str]) -> None:
     broken = tmp_path / "broken.toml"
-    broken.write_text('name = "x"\nlabels = ["a", "b"]\n[routing]\ntarget_accuracy = 1.5\n'
-                      '[query]\nstrategy = "psychic"\n')
+    broken.write_text(
+        'name = "x"\nlabels = ["a", "b"]\n[routing]\ntarget_accuracy = 1.5\n'
+        '[query]\nstrategy = "psychic"\n'
+    )
     result = runner.invoke(app, ["init", str(broken)], env=env)
     assert result.exit_code == 2
     assert "routing.target_accuracy" in result.output
@@ -114,15 +122,35 @@ def test_an_unknown_project_is_a_clean_error(env: dict[str, str]) -> None:
     assert result.exit_code == 2 and "no project called 'nope'" in result.output
 
 
+def _labelled_file(tmp_path: Path, rows: list[dict]) -> Path:
+    """``rows`` as a JSONL dataset whose true label is in the field ``y``."""
+    data = tmp_path / "labelled.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"id": r["id"], "text": r["text"], "y": r["truth"]}) + "\n" for r in rows
+        )
+    )
+    return data
+
+
 def test_simulate_prints_json_for_scripts(tmp_path: Path) -> None:
     rows = _items(200)
-    data = tmp_path / "labelled.jsonl"
-    data.write_text("".join(json.dumps({"id": r["id"], "text": r["text"], "y": r["truth"]}) + "\n"
-                            for r in rows))
+    data = _labelled_file(tmp_path, rows)
     config = tmp_path / "sim.toml"
-    config.write_text(CONFIG.replace('guidelines', 'label_field = "y"\nguidelines'))
-    result = runner.invoke(app, ["simulate", "--dataset", str(data), "--config", str(config),
-                                 "--json", "--annotator-accuracy", "0.95"])
+    config.write_text(CONFIG.replace("guidelines", 'label_field = "y"\nguidelines'))
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--dataset",
+            str(data),
+            "--config",
+            str(config),
+            "--json",
+            "--annotator-accuracy",
+            "0.95",
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert {"curve", "final_label_accuracy", "human_share", "labels_used"} <= set(out)
@@ -132,9 +160,7 @@ def test_simulate_prints_json_for_scripts(tmp_path: Path) -> None:
 
 def test_simulate_replays_real_crowd_answers(tmp_path: Path) -> None:
     rows = _items(150)
-    data = tmp_path / "labelled.jsonl"
-    data.write_text("".join(json.dumps({"id": r["id"], "text": r["text"], "y": r["truth"]}) + "\n"
-                            for r in rows))
+    data = _labelled_file(tmp_path, rows)
     crowd = tmp_path / "crowd.csv"
     with crowd.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -143,9 +169,21 @@ def test_simulate_replays_real_crowd_answers(tmp_path: Path) -> None:
             writer.writerow([r["id"], "careful", r["truth"]])
             writer.writerow([r["id"], "lazy", "bug"])
     config = tmp_path / "sim.toml"
-    config.write_text(CONFIG.replace('guidelines', 'label_field = "y"\nguidelines'))
-    result = runner.invoke(app, ["simulate", "--dataset", str(data), "--config", str(config),
-                                 "--crowd", str(crowd), "--no-baseline", "--json"])
+    config.write_text(CONFIG.replace("guidelines", 'label_field = "y"\nguidelines'))
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--dataset",
+            str(data),
+            "--config",
+            str(config),
+            "--crowd",
+            str(crowd),
+            "--no-baseline",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert "baseline" not in out
@@ -155,8 +193,19 @@ def test_simulate_replays_real_crowd_answers(tmp_path: Path) -> None:
 def test_members_get_tiers_and_skills(tmp_path: Path, env: dict[str, str]) -> None:
     invoke(env, "init", str(tmp_path / "project.toml"))
     invoke(env, "user", "add", "ada", "--role", "reviewer", "--password", "long enough pw")
-    out = invoke(env, "member", "set", "tickets", "ada", "--tier", "annotator",
-                 "--skill", "german", "--skill", "legal")
+    out = invoke(
+        env,
+        "member",
+        "set",
+        "tickets",
+        "ada",
+        "--tier",
+        "annotator",
+        "--skill",
+        "german",
+        "--skill",
+        "legal",
+    )
     assert "tier annotator, skills german, legal" in out
     assert "german, legal" in invoke(env, "member", "list", "tickets")
     result = runner.invoke(app, ["member", "set", "tickets", "ada", "--tier", "expert"], env=env)

@@ -17,7 +17,19 @@ def test_every_setting_is_in_the_readme() -> None:
 
 def test_every_command_is_in_the_readme() -> None:
     names = [c.name or c.callback.__name__ for c in app.registered_commands]
-    names += [f"{g.name} {c.name}" for g in app.registered_groups
-              for c in g.typer_instance.registered_commands]
+    names += [
+        f"{g.name} {c.name}"
+        for g in app.registered_groups
+        for c in g.typer_instance.registered_commands
+    ]
     for name in names:
         assert f"labelloop {name}" in README, name
+
+
+def test_the_architecture_shows_the_multi_label_kind_as_it_is() -> None:
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "architecture.md").read_text()
+    for part in ("__init__.py", "kind.py"):
+        path = f"src/labelloop/kinds/multi_label/{part}"
+        code = (root / path).read_text().rstrip("\n")
+        assert f"`{path}`:\n\n```python\n{code}\n```" in doc, path

@@ -61,3 +61,22 @@ def label_name_problem(name: str, *, multi_label: bool) -> str | None:
     if multi_label and SEPARATOR in name:
         return f"must not hold {SEPARATOR!r} in a multi-label project: it separates labels in files"
     return None
+
+
+def label_text(value: object) -> str | None:
+    """A label name in a file cell: a string (stripped) or an integer; None for anything else."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def json_type_name(value: object) -> str:
+    """What sort of JSON value ``value`` is, for messages: "a string", "a list", "null" …"""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    names = {str: "a string", list: "a list", dict: "an object", type(None): "null"}
+    return names.get(type(value), f"a {type(value).__name__}")

@@ -15,11 +15,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from labelloop.codec import label_name_problem
 from labelloop.errors import ConfigError, RuleError
-
-Tier = Literal["annotator", "reviewer", "expert"]
-TIERS: tuple[str, ...] = ("annotator", "reviewer", "expert")
+from labelloop.routing.rules import compile_rule
+from labelloop.tiers import Tier
 
 
 class _Strict(BaseModel):
@@ -32,8 +30,6 @@ class _Rule(_Strict):
     @field_validator("when")
     @classmethod
     def _parses(cls, text: str) -> str:
-        from labelloop.routing.rules import compile_rule
-
         try:
             compile_rule(text)
         except RuleError as exc:
@@ -86,6 +82,8 @@ class QueryConfig(_Strict):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, name: str) -> str:
+        # Imported here: the strategies load scikit-learn (a second), which reading a config
+        # for `labelloop --help` or `labelloop aggregate` must not pay for.
         from labelloop.learn.strategies import STRATEGIES
 
         if name not in STRATEGIES:
@@ -158,6 +156,7 @@ class ProjectConfig(_Strict):
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     labels: tuple[str, ...] = Field(min_length=2)
+    kind: str = "single_label"
     multi_label: bool = False
     data: Literal["text", "tabular", "image"] = "text"
     text_field: str = "text"
@@ -173,12 +172,32 @@ class ProjectConfig(_Strict):
     tasks: TasksConfig = TasksConfig()
     quality: QualityConfig = QualityConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_kind(cls, raw: Any) -> Any:
+        """``multi_label: true`` is short for ``kind: multi_label``; each implies the other."""
+        if not isinstance(raw, dict):
+            return raw
+        kind, multi = raw.get("kind"), raw.get("multi_label")
+        if multi is True and kind in (None, "multi_label"):
+            return {**raw, "kind": "multi_label"}
+        if kind == "multi_label" and multi in (None, True):
+            return {**raw, "multi_label": True}
+        if multi is True or (kind == "multi_label" and multi is not None):
+            raise ValueError(f"multi_label: {multi!r} contradicts kind {kind!r}")
+        return raw
+
     @model_validator(mode="after")
     def _check_schema(self) -> ProjectConfig:
+        from labelloop.kinds import KINDS, make_kind
+
+        if self.kind not in KINDS:
+            raise ValueError(f"kind: {KINDS.unknown(self.kind)}")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("labels must be unique")
+        kind = make_kind(self.kind, self.labels)
         for name in self.labels:
-            if reason := label_name_problem(name, multi_label=self.multi_label):
+            if reason := kind.label_name_problem(name):
                 raise ValueError(f"label {name!r} {reason}")
         if self.quality.max_overlap is not None and self.quality.max_overlap < self.tasks.overlap:
             raise ValueError("quality.max_overlap must be at least tasks.overlap")

@@ -4,6 +4,7 @@ The whole tree, so callers (CLI, server) can map each branch to one answer::
 
     LabelloopError
     ├── ConfigError            invalid project config; names the key
+    │   └── AnswerError        an answer does not fit its task kind; names what is wrong
     ├── NotFoundError          a project, item, model version... does not exist
     ├── ConflictError          the request clashes with the current state (task already answered)
     ├── AuthError              unknown user, bad password or token, expired session
@@ -15,6 +16,7 @@ The whole tree, so callers (CLI, server) can map each branch to one answer::
     ├── EmptyPoolError         a query strategy was asked to choose from no candidates
     ├── AuditError             the event log's hash chain is broken
     ├── RateLimited            too many failed attempts; ``retry_after`` says when to try again
+    ├── JobFailed              a background job one waited for failed; names the job and why
     └── PayloadTooLarge        a request body or upload is over its limit; names the limit
 """
 
@@ -29,6 +31,10 @@ class LabelloopError(Exception):
 
 class ConfigError(LabelloopError):
     """A project configuration is invalid."""
+
+
+class AnswerError(ConfigError, ValueError):
+    """An answer does not fit the project's task kind (also a ``ValueError``)."""
 
 
 class NotFoundError(LabelloopError):
@@ -63,6 +69,10 @@ class PermissionDenied(AuthError):
     """The user is known but may not do this."""
 
 
+#: Most rejects an answer or a job's result lists (an import reports how many there were).
+MAX_REJECTS_SHOWN = 1000
+
+
 class InputFileError(LabelloopError):
     """A data file has bad records; ``rejects`` lists every one found."""
 
@@ -71,6 +81,14 @@ class InputFileError(LabelloopError):
         head = str(rejects[0]) if rejects else "no records"
         more = f" (and {len(rejects) - 1} more)" if len(rejects) > 1 else ""
         super().__init__(head + more)
+
+    def rejects_json(self, limit: int = MAX_REJECTS_SHOWN) -> list[dict[str, object]]:
+        """The first ``limit`` rejects as JSON objects (file, line, field, reason), for an HTTP
+        answer or a job's result."""
+        return [
+            {"file": r.file, "line": r.line, "field": r.field, "reason": r.reason}
+            for r in self.rejects[:limit]
+        ]
 
 
 class RuleError(LabelloopError):
@@ -91,6 +109,10 @@ class EmptyPoolError(LabelloopError):
 
 class AuditError(LabelloopError):
     """The audit log does not verify."""
+
+
+class JobFailed(LabelloopError):
+    """A background job that was waited for failed; the message names the job and its reason."""
 
 
 class RateLimited(LabelloopError):

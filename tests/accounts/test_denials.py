@@ -67,7 +67,8 @@ def test_one_event_per_source_and_minute_and_every_denial_counted(engine: Engine
 
 def test_concurrent_denials_of_one_minute_make_one_event(engine: Engine) -> None:
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda k: _deny(engine, "10.0.0.9", T0 + timedelta(seconds=k % 60)),
-                      range(40)))
+        list(
+            pool.map(lambda k: _deny(engine, "10.0.0.9", T0 + timedelta(seconds=k % 60)), range(40))
+        )
     events, counts = _state(engine)
     assert len(events) == 1 and counts == {("10.0.0.9", "anonymous", 40): 40}

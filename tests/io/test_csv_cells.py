@@ -26,8 +26,10 @@ def _raw(path: Path) -> list[list[str]]:
 
 
 def test_runnable_text_is_guarded_and_numbers_stay_numbers(tmp_path: Path) -> None:
-    rows = [{"text": text, "labels": [LINK, "ok"], "n": -3, "x": -2.5, "s": "-7", "=col": "-1e3"}
-            for text in RUNNABLE]
+    rows = [
+        {"text": text, "labels": [LINK, "ok"], "n": -3, "x": -2.5, "s": "-7", "=col": "-1e3"}
+        for text in RUNNABLE
+    ]
     path = tmp_path / "out.csv"
     write_rows(rows, path, "csv")
     header, *body = _raw(path)

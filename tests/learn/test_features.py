@@ -1,16 +1,13 @@
-"""Featurizers: TF-IDF, embeddings, numeric columns, raw records, and the config factory."""
+"""Featurizers: TF-IDF, embeddings, numeric columns, raw records, and the factory by kind."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pytest
 from scipy import sparse
 from scipy.sparse.linalg import norm as sparse_norm
 
-from labelloop.config import parse_config
-from labelloop.errors import ConfigError, ModelError, NotFittedError
+from labelloop.errors import ModelError, NotFittedError
 from labelloop.learn.features import (
     EmbeddingFeaturizer,
     NumericFeaturizer,
@@ -22,10 +19,6 @@ from labelloop.learn.features import (
 
 TEXTS = ["the cat sat on the mat", "a dog ran in the park", "the cat chased the dog"]
 RECORDS = [{"id": i, "text": t} for i, t in enumerate(TEXTS)]
-
-
-def _config(**overrides: Any) -> Any:
-    return parse_config({"name": "p", "labels": ["a", "b"], **overrides})
 
 
 def test_tfidf_rows_are_unit_norm_with_bigrams() -> None:
@@ -120,33 +113,30 @@ def test_featurizer_from_state_rejects_unknown_or_partial_state() -> None:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "expected"),
+    ("kind", "expected"),
     [
-        ({}, TfidfFeaturizer),
-        ({"data": "tabular", "feature_fields": ["a", "b"]}, NumericFeaturizer),
-        ({"data": "image", "feature_fields": ["pixels"]}, NumericFeaturizer),
-        ({"model": {"features": "embeddings"}}, EmbeddingFeaturizer),
-        ({"model": {"kind": "plugin", "plugin": "m:C"}}, RecordsFeaturizer),
-        ({"model": {"kind": "plugin", "plugin": "m:C", "features": "tfidf"}}, TfidfFeaturizer),
-        ({"model": {"kind": "http", "url": "http://m"}}, RecordsFeaturizer),
+        ("tfidf", TfidfFeaturizer),
+        ("embeddings", EmbeddingFeaturizer),
+        ("numeric", NumericFeaturizer),
+        ("records", RecordsFeaturizer),
     ],
 )
-def test_make_featurizer_follows_the_config(overrides: dict[str, Any], expected: type) -> None:
-    assert type(make_featurizer(_config(**overrides))) is expected
+def test_make_featurizer_builds_each_kind(kind: str, expected: type) -> None:
+    assert type(make_featurizer(kind, feature_fields=["a"])) is expected
 
 
-def test_make_featurizer_uses_the_configured_fields() -> None:
-    feat = make_featurizer(_config(text_field="body"))
+def test_make_featurizer_uses_the_given_fields() -> None:
+    feat = make_featurizer("tfidf", text_field="body")
     assert isinstance(feat, TfidfFeaturizer) and feat.field == "body"
-    num = make_featurizer(_config(data="tabular", feature_fields=["a", "b"]))
+    num = make_featurizer("numeric", feature_fields=("a", "b"))
     assert isinstance(num, NumericFeaturizer) and list(num.fields) == ["a", "b"]
 
 
 def test_make_featurizer_rejects_impossible_combinations() -> None:
-    with pytest.raises(ConfigError, match="'numeric' needs feature_fields"):
-        make_featurizer(_config(model={"features": "numeric"}))
-    with pytest.raises(ConfigError, match="must be 'auto' for an http model"):
-        make_featurizer(_config(model={"kind": "http", "url": "http://m", "features": "tfidf"}))
+    with pytest.raises(ValueError, match="'numeric' featurizer needs feature_fields"):
+        make_featurizer("numeric")
+    with pytest.raises(ValueError, match="unknown featurizer kind 'bag'; known: tfidf, "):
+        make_featurizer("bag")
 
 
 def test_embeddings_of_three_sentences() -> None:

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from labelloop.config import parse_config
 from labelloop.errors import ModelError, NotFittedError
 from labelloop.learn.calibration import TemperatureScaling
 from labelloop.learn.features import NumericFeaturizer, RecordsFeaturizer, TfidfFeaturizer
@@ -36,10 +35,6 @@ def _blobs(seed: int, n: int = 120, k: int = 3, d: int = 4) -> tuple[np.ndarray,
     y = np.arange(n) % k
     centres = rng.normal(scale=2.0, size=(k, d))
     return centres[y] + rng.normal(size=(n, d)), y
-
-
-def _config(**overrides: Any) -> Any:
-    return parse_config({"name": "p", "labels": ["a", "b", "c"], **overrides})
 
 
 # --- LogisticModel ---------------------------------------------------------------------------
@@ -169,7 +164,7 @@ def test_load_plugin_builds_the_class(plugin_module: str) -> None:
 
 
 def test_make_model_builds_a_plugin_with_the_label_count(plugin_module: str) -> None:
-    model = make_model(_config(model={"kind": "plugin", "plugin": f"{plugin_module}:Prior"}))
+    model = make_model("plugin", n_classes=3, plugin=f"{plugin_module}:Prior")
     assert type(model).__name__ == "Prior" and model.n_classes == 3  # type: ignore[attr-defined]
 
 
@@ -189,12 +184,35 @@ def test_load_plugin_errors_are_clear(plugin_module: str, spec: str, message: st
 
 
 def test_make_model_logistic_and_http() -> None:
-    model = make_model(_config(multi_label=True, model={"C": 2.0}), random_state=7)
+    model = make_model("logistic", n_classes=3, multi_label=True, C=2.0, random_state=7)
     assert isinstance(model, LogisticModel)
     assert (model.n_classes, model.multi_label, model.C, model.random_state) == (3, True, 2.0, 7)
-    http = make_model(_config(model={"kind": "http", "url": "http://m/predict", "timeout_s": 5}))
+    http = make_model("http", n_classes=3, url="http://m/predict", timeout_s=5)
     assert isinstance(http, HttpModel)
     assert (http.url, http.n_classes, http.timeout_s) == ("http://m/predict", 3, 5.0)
+
+
+def test_make_model_warm_starts_only_from_a_logistic_model() -> None:
+    X, y = _blobs(0)
+    previous = LogisticModel(3).fit(X, y)
+    assert make_model("logistic", n_classes=3, warm_start_from=previous).warm_start_from is previous
+    seeded = make_model("logistic", n_classes=3, warm_start_from=object())
+    assert seeded.warm_start_from is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "message"),
+    [
+        ("plugin", {}, "'plugin' model needs plugin"),
+        ("http", {}, "'http' model needs a url"),
+        ("forest", {}, "unknown model kind 'forest'; known: http, logistic, plugin"),
+    ],
+)
+def test_make_model_rejects_incomplete_parameters(
+    kind: str, params: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_model(kind, n_classes=3, **params)
 
 
 # --- HTTP models -------------------------------------------------------------------------------
@@ -411,8 +429,9 @@ def test_save_rejects_meta_that_is_not_json(tmp_path: Path) -> None:
 def test_warm_start_reaches_the_same_solution() -> None:
     from sklearn.datasets import make_classification
 
-    X, y = make_classification(n_samples=400, n_features=20, n_informative=10, n_classes=4,
-                               random_state=0)
+    X, y = make_classification(
+        n_samples=400, n_features=20, n_informative=10, n_classes=4, random_state=0
+    )
     first = LogisticModel(4).fit(X[:300], y[:300])
     cold = LogisticModel(4).fit(X, y)
     warm = LogisticModel(4, warm_start_from=first).fit(X, y)

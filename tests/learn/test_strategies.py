@@ -128,7 +128,7 @@ def test_init_only_stores_parameters(name, seed):
 
 
 def test_make_strategy_lists_known_names():
-    with pytest.raises(ValueError, match="Known strategies: ") as info:
+    with pytest.raises(ValueError, match=r"Unknown query strategy 'nope'\. Known: ") as info:
         make_strategy("nope")
     assert all(name in str(info.value) for name in STRATEGIES)
     assert isinstance(make_strategy("hybrid", beta=3), MarginKCenter)

@@ -114,9 +114,7 @@ def test_dawid_skene_rates_a_careless_annotator_below_careful_ones(
     project = _project(tmp_path, store_url)
     close(project)
     with project.writer.begin() as conn:
-        conn.execute(
-            t.items.update().where(t.items.c.project_id == project.id).values(wanted=3)
-        )
+        conn.execute(t.items.update().where(t.items.c.project_id == project.id).values(wanted=3))
     rng = np.random.default_rng(0)
     for person in ("ann", "bob", "cat"):
         for task in project.next_tasks(30, annotator=person):

@@ -183,20 +183,54 @@ def test_unanimous_answers_settle_without_extra_people(tmp_path, store_url, clos
 
 
 def test_the_answers_table_is_read_once_until_an_answer_changes(tmp_path, store_url, close):
-    from labelloop.loop.aggregating import answers_table
-
     project = _project(tmp_path, store_url, overlap=2)
     close(project)
     tasks = project.next_tasks(2, annotator="ann")
     project.annotate(tasks[0].item_id, "a", annotator="ann", task_id=tasks[0].id)
     with project.engine.connect() as conn:
-        first = answers_table(conn, project)
-        assert answers_table(conn, project) is first  # nothing changed: the same table
+        first = project.answers.table(conn, project.context)
+        assert (
+            project.answers.table(conn, project.context) is first
+        )  # nothing changed: the same table
     assert first == ((tasks[0].item_id,), ("ann",), ('"a"',))
     project.annotate(tasks[1].item_id, "b", annotator="ann", task_id=tasks[1].id)
     with project.engine.connect() as conn:
-        second = answers_table(conn, project)
+        second = project.answers.table(conn, project.context)
     assert second[0] == (tasks[0].item_id, tasks[1].item_id) and second[2] == ('"a"', '"b"')
     project.retract(tasks[1].id, annotator="ann")
     with project.engine.connect() as conn:
-        assert answers_table(conn, project) == first  # a retracted answer leaves the table
+        assert (
+            project.answers.table(conn, project.context) == first
+        )  # a retracted answer leaves the table
+
+
+@pytest.mark.parametrize(
+    ("method", "decided"), [("majority", False), ("one-coin", True), ("dawid-skene", True)]
+)
+def test_fixed_overlap_decides_by_the_configured_aggregation(
+    tmp_path, store_url, close, method, decided
+) -> None:
+    """Two people split on an item: a vote is tied, but a fit that learned one of them is
+    reliable and the other contradicts the reliable ones settles it."""
+    project = _project(tmp_path, store_url, n_items=40, overlap=2, aggregation=method)
+    close(project)
+    ids = [task.item_id for task in project.next_tasks(21, annotator="x")]
+    for n, item in enumerate(ids[:10]):  # two reliable people agree
+        truth = "ab"[n % 2]
+        project.annotate(item, truth, annotator="good1")
+        project.annotate(item, truth, annotator="good2")
+    for n, item in enumerate(ids[10:20]):  # one of them against someone who says the opposite
+        truth = "ab"[n % 2]
+        project.annotate(item, truth, annotator="good2")
+        project.annotate(item, "ba"[n % 2], annotator="bad")
+    project.annotate(ids[20], "a", annotator="good1")
+    result = project.annotate(ids[20], "b", annotator="bad")
+    assert result.decided is decided and result.escalated is not decided
+    if decided:
+        with project.engine.connect() as conn:
+            final = conn.execute(
+                select(t.final_labels.c.label, t.final_labels.c.decided_by).where(
+                    t.final_labels.c.item_id == ids[20]
+                )
+            ).one()
+        assert final.label == "a" and final.decided_by == f"{method} of 2"

@@ -102,7 +102,7 @@ def test_route_sends_suspects_to_reviewers_until_one_decides(noisy) -> None:
     project, _ = noisy
     found = project.find_label_errors(n_splits=3, top=4, route=True, actor="admin")
     assert found.routed == 4 and all(s.routed for s in found.suspects)
-    queue = peek(project, 10, tier="reviewer")
+    queue = peek(project.context, 10, tier="reviewer")
     assert [q["item_id"] for q in queue] == [s.item_id for s in found.suspects]
     assert all(SUSPECT_PRIORITY < q["priority"] < HOLDOUT_PRIORITY for q in queue)
     events = _events(project, "item.suspect")
@@ -121,7 +121,7 @@ def test_route_sends_suspects_to_reviewers_until_one_decides(noisy) -> None:
     again = project.find_label_errors(n_splits=3, top=4, route=True)
     assert again.routed == 0  # still waiting: left alone
     assert len(_events(project, "item.suspect")) == 4
-    assert peek(project, 10, tier="reviewer") == queue
+    assert peek(project.context, 10, tier="reviewer") == queue
 
     first = found.suspects[0]
     (task,) = project.next_tasks(1, tier="reviewer", annotator="rita")
@@ -137,7 +137,7 @@ def test_route_sends_suspects_to_reviewers_until_one_decides(noisy) -> None:
         ).scalar()
     assert (final.label, final.source, final.decided_by) == (first.suggested, "adjudicated", "rita")
     assert status == "labelled"
-    assert len(peek(project, 10, tier="reviewer")) == 3
+    assert len(peek(project.context, 10, tier="reviewer")) == 3
 
 
 def test_overlapping_answers_rate_the_annotators(noisy) -> None:
@@ -179,7 +179,7 @@ def test_multi_label_projects_and_too_few_items_are_refused(engine, tmp_path: Pa
         settings=settings,
         retrain="off",
     )
-    with pytest.raises(ConfigError, match="not supported for multi-label projects"):
+    with pytest.raises(ConfigError, match="not supported for multi-label classification projects"):
         multi.find_label_errors()
     single = Project.create(
         {"name": "empty", "labels": ["a", "b"]}, engine=engine, settings=settings, retrain="off"
@@ -210,7 +210,9 @@ def test_cli_finds_and_routes_a_projects_suspects(noisy, store_url: str, tmp_pat
     ]
     assert len(rows) == 5 and len({r["key"] for r in rows} & wrong) >= 4
     assert "sent 5 to the reviewer queue" in " ".join(result.stderr.split())
-    assert [q["key"] for q in peek(project, 10, tier="reviewer")] == [r["key"] for r in rows]
+    assert [q["key"] for q in peek(project.context, 10, tier="reviewer")] == [
+        r["key"] for r in rows
+    ]
 
 
 @pytest.mark.parametrize(

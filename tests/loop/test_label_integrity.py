@@ -239,11 +239,15 @@ def test_no_annotator_task_carries_a_suggestion_while_holdout_items_wait(
     (seen,) = project.next_tasks(1, annotator="b")
     assert seen.suggestion is not None, "the holdout is done: suggestions are back"
     with project.writer.begin() as conn:  # one more holdout item waits
-        waiting = conn.execute(
-            select(t.items.c.id)
-            .where(t.items.c.status == "new", t.items.c.id != seen.item_id)
-            .order_by(t.items.c.id)
-        ).scalars().first()
+        waiting = (
+            conn.execute(
+                select(t.items.c.id)
+                .where(t.items.c.status == "new", t.items.c.id != seen.item_id)
+                .order_by(t.items.c.id)
+            )
+            .scalars()
+            .first()
+        )
         conn.execute(
             t.items.update()
             .where(t.items.c.id == waiting)

@@ -45,11 +45,8 @@ def _write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-@pytest.fixture
-def project(store_url: str, tmp_path: Path) -> Project:
-    settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
-    engine = connect(settings)
-    config = {
+def _config() -> dict:
+    return {
         "name": "reviews",
         "labels": ["neg", "pos"],
         "guidelines": "Is the review positive?",
@@ -61,7 +58,15 @@ def project(store_url: str, tmp_path: Path) -> Project:
         "retrain": {"every": 10},
         "query": {"batch_size": 10},
     }
-    proj = Project.create(config, engine=engine, settings=settings, retrain="sync", random_state=0)
+
+
+@pytest.fixture
+def project(store_url: str, tmp_path: Path) -> Project:
+    settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
+    engine = connect(settings)
+    proj = Project.create(
+        _config(), engine=engine, settings=settings, retrain="sync", random_state=0
+    )
     yield proj
     proj.close()
     engine.dispose()
@@ -104,6 +109,7 @@ def test_bad_file_imports_nothing_and_names_every_reject(project: Project, tmp_p
 def _label_all(project: Project, truth: dict[str, str], rounds: int = 100) -> int:
     done = 0
     for _ in range(rounds):
+        project.wait()  # background mode: the retrains and round evaluations the answers queued
         tasks = project.next_tasks(10)
         if not tasks:
             outcome = project.route()
@@ -195,3 +201,27 @@ def test_guideline_versions_are_recorded_on_annotations(project: Project, tmp_pa
         row = conn.execute(select(t.annotations.c.guideline_version)).one()
         final = conn.execute(select(t.final_labels.c.guideline_version)).one()
     assert row.guideline_version == 2 and final.guideline_version == 2
+
+
+def test_in_the_background_retrains_and_audit_rounds_run_as_durable_jobs(
+    store_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
+    engine = connect(settings)
+    project = Project.create(
+        _config(), engine=engine, settings=settings, retrain="background", random_state=0
+    )
+    try:
+        rows = _texts(400)
+        project.import_file(_write_jsonl(tmp_path / "items.jsonl", rows))
+        _label_all(project, {f"id:{r['id']}": r["truth"] for r in rows})
+        project.wait()
+        info = project.status()
+        assert [r for r in info["rounds"] if r["status"] == "passed"], info["rounds"]
+        with engine.connect() as conn:
+            jobs = conn.execute(select(t.jobs.c.kind, t.jobs.c.status)).all()
+        assert {kind for kind, _ in jobs} == {"train", "route"}
+        assert {status for _, status in jobs} == {"done"}
+    finally:
+        project.close()
+        engine.dispose()

@@ -32,8 +32,9 @@ class KeywordModel:
 
 def _open(tmp_path: Path, store_url: str, config: dict, **kwargs) -> Project:
     settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
-    return Project.create(config, engine=connect(settings), settings=settings, random_state=0,
-                          **kwargs)
+    return Project.create(
+        config, engine=connect(settings), settings=settings, random_state=0, **kwargs
+    )
 
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:
@@ -49,9 +50,18 @@ def test_multi_label_items_train_and_predict_label_sets(tmp_path: Path, store_ur
         chosen = sorted(t for t in topics if rng.random() < 0.5) or ["tech"]
         rows.append({"id": i, "text": " ".join(f"{c} {c}word" for c in chosen)})
         truth[f"id:{i}"] = chosen
-    project = _open(tmp_path, store_url, {
-        "name": "topics", "labels": topics, "multi_label": True,
-        "routing": {"holdout_size": 20}, "retrain": {"every": 20}}, retrain="sync")
+    project = _open(
+        tmp_path,
+        store_url,
+        {
+            "name": "topics",
+            "labels": topics,
+            "multi_label": True,
+            "routing": {"holdout_size": 20},
+            "retrain": {"every": 20},
+        },
+        retrain="sync",
+    )
     project.import_file(_jsonl(tmp_path / "items.jsonl", rows))
     for _ in range(8):
         for task in project.next_tasks(10):
@@ -66,16 +76,26 @@ def test_multi_label_items_train_and_predict_label_sets(tmp_path: Path, store_ur
 
 
 def test_a_plugin_model_is_trained_and_scores_the_pool(tmp_path: Path, store_url: str) -> None:
-    rows = [{"id": i, "text": "win a prize" if i % 3 == 0 else "meeting at noon"}
-            for i in range(60)]
-    project = _open(tmp_path, store_url, {
-        "name": "spam", "labels": ["ham", "spam"],
-        "model": {"kind": "plugin", "plugin": "test_loop_models:KeywordModel"},
-        "routing": {"holdout_size": 10}, "retrain": {"every": 10}}, retrain="off")
+    rows = [
+        {"id": i, "text": "win a prize" if i % 3 == 0 else "meeting at noon"} for i in range(60)
+    ]
+    project = _open(
+        tmp_path,
+        store_url,
+        {
+            "name": "spam",
+            "labels": ["ham", "spam"],
+            "model": {"kind": "plugin", "plugin": "test_loop_models:KeywordModel"},
+            "routing": {"holdout_size": 10},
+            "retrain": {"every": 10},
+        },
+        retrain="off",
+    )
     project.import_file(_jsonl(tmp_path / "items.jsonl", rows))
     for task in project.next_tasks(30):
-        project.annotate(task.item_id, "spam" if "win" in task.data["text"] else "ham",
-                         annotator="a")
+        project.annotate(
+            task.item_id, "spam" if "win" in task.data["text"] else "ham", annotator="a"
+        )
     info = project.train()
     assert info is not None and info.promoted and info.metrics["accuracy"] == 1.0
     suggestion = project.next_tasks(1)[0]
@@ -86,15 +106,25 @@ def test_a_plugin_model_is_trained_and_scores_the_pool(tmp_path: Path, store_url
 
 
 def test_labels_retrain_in_the_background(tmp_path: Path, store_url: str) -> None:
-    rows = [{"id": i, "text": ("good great" if i % 2 else "bad awful") + f" {i}"}
-            for i in range(80)]
-    project = _open(tmp_path, store_url, {
-        "name": "bg", "labels": ["neg", "pos"], "routing": {"holdout_size": 10},
-        "retrain": {"every": 10}}, retrain="background")
+    rows = [
+        {"id": i, "text": ("good great" if i % 2 else "bad awful") + f" {i}"} for i in range(80)
+    ]
+    project = _open(
+        tmp_path,
+        store_url,
+        {
+            "name": "bg",
+            "labels": ["neg", "pos"],
+            "routing": {"holdout_size": 10},
+            "retrain": {"every": 10},
+        },
+        retrain="background",
+    )
     project.import_file(_jsonl(tmp_path / "items.jsonl", rows))
     for task in project.next_tasks(30):
-        project.annotate(task.item_id, "pos" if "good" in task.data["text"] else "neg",
-                         annotator="a")
+        project.annotate(
+            task.item_id, "pos" if "good" in task.data["text"] else "neg", annotator="a"
+        )
     project.wait()
     assert project.status()["models"], "a model version was trained in the background"
     project.close()

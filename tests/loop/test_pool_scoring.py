@@ -168,12 +168,12 @@ def test_local_and_ray_pool_scoring_agree_batch_by_batch(
     assert project.train() is not None
     loaded = project.current_model()
     assert loaded is not None
-    cache = project.features()
-    X = model_inputs(project, loaded.featurizer, cache.item_ids)
+    cache = project.feature_cache()
+    X = model_inputs(project.context, project.features, loaded.featurizer, cache.item_ids)
     results = {}
     for executor in ("local", "ray"):
         batches = list(
-            score_pool(project, loaded, cache.item_ids, X, executor=executor, batch_size=7)
+            score_pool(project.context, loaded, cache.item_ids, X, executor=executor, batch_size=7)
         )
         assert len(batches) == math.ceil(len(cache.item_ids) / 7)
         assert all(len(b.item_ids) <= 7 for b in batches)
@@ -209,7 +209,7 @@ def test_rescore_writes_the_predictions_batch_by_batch(
         insert_rows(conn, table, rows)
 
     monkeypatch.setattr(scoring, "insert_rows", counted)
-    rescore(project, loaded, version_id, batch_size=16)
+    rescore(project.context, project.features, loaded, version_id, batch_size=16)
     assert inserts == [16] * 7 + [8]
     with project.engine.connect() as conn:
         stored = conn.execute(

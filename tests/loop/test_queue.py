@@ -19,13 +19,20 @@ from labelloop.store import tables as t
 
 def _project(tmp_path: Path, store_url: str, n_items: int = 40, **tasks) -> Project:
     settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
-    config = {"name": "q", "labels": ["a", "b"], "routing": {"holdout_size": 10},
-              "retrain": {"every": 1000}, "tasks": tasks}
-    project = Project.create(config, engine=connect(settings), settings=settings, retrain="off",
-                             random_state=0)
+    config = {
+        "name": "q",
+        "labels": ["a", "b"],
+        "routing": {"holdout_size": 10},
+        "retrain": {"every": 1000},
+        "tasks": tasks,
+    }
+    project = Project.create(
+        config, engine=connect(settings), settings=settings, retrain="off", random_state=0
+    )
     items = tmp_path / "items.jsonl"
-    items.write_text("".join(json.dumps({"id": i, "text": f"item {i}"}) + "\n"
-                             for i in range(n_items)))
+    items.write_text(
+        "".join(json.dumps({"id": i, "text": f"item {i}"}) + "\n" for i in range(n_items))
+    )
     project.import_file(items)
     return project
 
@@ -49,8 +56,12 @@ def test_an_item_is_decided_by_majority_and_a_tie_escalates(tmp_path, store_url,
     agree = ann[0].item_id
     for task, label in [(first[agree], "a"), (ann[1], "a")]:
         assert not project.annotate(task.item_id, label, annotator="ann", task_id=task.id).decided
-    results = {task.item_id: project.annotate(task.item_id, "a" if task.item_id == agree else "b",
-                                              annotator="bob", task_id=task.id) for task in bob}
+    results = {
+        task.item_id: project.annotate(
+            task.item_id, "a" if task.item_id == agree else "b", annotator="bob", task_id=task.id
+        )
+        for task in bob
+    }
     assert results[agree].decided
     other = next(i for i in results if i != agree)
     assert results[other].escalated
@@ -59,8 +70,9 @@ def test_an_item_is_decided_by_majority_and_a_tie_escalates(tmp_path, store_url,
     done = project.annotate(other, "b", annotator="rev", task_id=review[0].id)
     assert done.decided
     with project.engine.connect() as conn:
-        source = conn.execute(select(t.final_labels.c.source)
-                              .where(t.final_labels.c.item_id == other)).scalar()
+        source = conn.execute(
+            select(t.final_labels.c.source).where(t.final_labels.c.item_id == other)
+        ).scalar()
     assert source == "adjudicated"
 
 
@@ -68,8 +80,9 @@ def test_ambiguous_goes_to_the_reviewer_tier(tmp_path, store_url, close) -> None
     project = _project(tmp_path, store_url, n_items=3)
     close(project)
     task = project.next_tasks(1, annotator="ann")[0]
-    result = project.annotate(task.item_id, None, annotator="ann", task_id=task.id,
-                              flag="ambiguous")
+    result = project.annotate(
+        task.item_id, None, annotator="ann", task_id=task.id, flag="ambiguous"
+    )
     assert result.escalated and not result.decided
     assert project.status()["queue"]["reviewer"] == 1
     with pytest.raises(ConflictError):
@@ -120,8 +133,13 @@ def test_concurrent_hand_out_never_exceeds_the_overlap(tmp_path, store_url, clos
                 task = tasks[0]
                 key = f"{person}-{task.id}"
                 for _ in range(2):  # a client retry must not double the annotation
-                    project.annotate(task.item_id, "a" if n % 3 else "b", annotator=person,
-                                     task_id=task.id, client_key=key)
+                    project.annotate(
+                        task.item_id,
+                        "a" if n % 3 else "b",
+                        annotator=person,
+                        task_id=task.id,
+                        client_key=key,
+                    )
         except BaseException as exc:
             errors.append(exc)
 
@@ -132,10 +150,12 @@ def test_concurrent_hand_out_never_exceeds_the_overlap(tmp_path, store_url, clos
         thread.join()
     assert errors == []
     with project.engine.connect() as conn:
-        per_item = conn.execute(select(t.tasks.c.item_id, func.count()).where(
-            t.tasks.c.tier == "annotator").group_by(t.tasks.c.item_id)).all()
-        annotations = conn.execute(select(t.annotations.c.item_id, t.annotations.c.annotator)
-                                   ).all()
+        per_item = conn.execute(
+            select(t.tasks.c.item_id, func.count())
+            .where(t.tasks.c.tier == "annotator")
+            .group_by(t.tasks.c.item_id)
+        ).all()
+        annotations = conn.execute(select(t.annotations.c.item_id, t.annotations.c.annotator)).all()
     assert max(count for _, count in per_item) <= 2
     assert len(annotations) == len(set(annotations)), "no person answered an item twice"
     assert len(per_item) == 60

@@ -199,7 +199,7 @@ def accuracy_offset(est, truth: np.ndarray, offset: int) -> float:
 
 
 def test_make_aggregator_names_the_known_ones():
-    known = "Known aggregators: dawid-skene, majority, one-coin, wawa"
+    known = "Unknown aggregator 'glad'. Known: dawid-skene, majority, one-coin, wawa"
     with pytest.raises(ValueError, match=known):
         make_aggregator("glad")
     assert isinstance(make_aggregator("dawid-skene", alpha=0.5), DawidSkene)

@@ -11,8 +11,8 @@ from scipy import stats
 
 from labelloop.routing.auto_accept import (
     AutoAcceptPlan,
+    acceptance_test,
     allowed_errors,
-    certify,
     plan_auto_accept,
 )
 from labelloop.routing.bounds import alpha_for_attempt
@@ -26,7 +26,7 @@ def _smallest_passing_sample(population: int, allowed: int, alpha: float) -> int
     lo, hi = 1, population
     while lo < hi:
         mid = (lo + hi) // 2
-        if certify(population, mid, 0, allowed=allowed, alpha=alpha).passed:
+        if acceptance_test(population, mid, 0, allowed=allowed, alpha=alpha).passed:
             hi = mid
         else:
             lo = mid + 1
@@ -65,20 +65,20 @@ def test_allowed_errors_rejects_bad_arguments(n: int, target: float, name: str) 
         allowed_errors(n, target)
 
 
-# ---------------------------------------------------------------- certify
+# -------------------------------------------------------- acceptance_test
 
 
-def test_certify_reports_the_remaining_bound() -> None:
-    cert = certify(1000, 300, 2, allowed=10, alpha=0.05)
+def test_acceptance_test_reports_the_remaining_bound() -> None:
+    cert = acceptance_test(1000, 300, 2, allowed=10, alpha=0.05)
     assert cert.population == 1000 and cert.sample_size == 300 and cert.sample_errors == 2
     assert cert.allowed_errors == 10 and cert.alpha == 0.05
     assert cert.passed == (cert.error_bound <= 10)
     assert cert.error_bound >= 0
     # Labelling every candidate leaves nothing unchecked.
-    full = certify(50, 50, 7, allowed=0, alpha=0.05)
+    full = acceptance_test(50, 50, 7, allowed=0, alpha=0.05)
     assert full.passed and full.error_bound == 0
     # A negative budget (earlier rounds used it all) can never pass.
-    assert not certify(1000, 999, 0, allowed=-1, alpha=0.05).passed
+    assert not acceptance_test(1000, 999, 0, allowed=-1, alpha=0.05).passed
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_certify_reports_the_remaining_bound() -> None:
         (5000, 50, 1.5),
     ],
 )
-def test_certify_guarantee_holds_for_sets_over_budget(
+def test_acceptance_test_guarantee_holds_for_sets_over_budget(
     population: int, allowed: int, sample_factor: float
 ) -> None:
     # The sharpest audit: the smallest sample that can pass at all (or a few times bigger).
@@ -107,7 +107,7 @@ def test_certify_guarantee_holds_for_sets_over_budget(
         for _ in range(draws):
             found = _audit(wrong, sample, rng)
             if found not in passed_cache:
-                passed_cache[found] = certify(
+                passed_cache[found] = acceptance_test(
                     population, sample, found, allowed=allowed, alpha=ALPHA
                 ).passed
             # A failure of the guarantee: accepted, yet more errors left than allowed.
@@ -116,11 +116,11 @@ def test_certify_guarantee_holds_for_sets_over_budget(
         assert bad / draws <= ALPHA + 0.015, (true_errors, bad / draws)
 
 
-def test_certify_guarantee_is_exact_over_all_outcomes() -> None:
+def test_acceptance_test_guarantee_is_exact_over_all_outcomes() -> None:
     population, allowed = 1500, 15
     sample = _smallest_passing_sample(population, allowed, ALPHA)
     passes = [
-        certify(population, sample, k, allowed=allowed, alpha=ALPHA).passed
+        acceptance_test(population, sample, k, allowed=allowed, alpha=ALPHA).passed
         for k in range(4 * allowed + 1)
     ]
     for true_errors in range(allowed + 1, 4 * allowed + 1):
@@ -130,7 +130,7 @@ def test_certify_guarantee_is_exact_over_all_outcomes() -> None:
         assert pmf[np.array(bad)].sum() <= ALPHA + 1e-12
 
 
-def test_certify_retries_keep_the_overall_guarantee() -> None:
+def test_acceptance_test_retries_keep_the_overall_guarantee() -> None:
     # Re-auditing a set over budget with fresh samples and halved alphas: the chance that any try
     # passes stays within 1 - confidence (a union bound).
     confidence, population, allowed, tries = 0.95, 1500, 15, 6
@@ -147,7 +147,7 @@ def test_certify_retries_keep_the_overall_guarantee() -> None:
         for attempt, (alpha, sample) in enumerate(plans):
             found = _audit(wrong, sample, rng)
             if (attempt, found) not in passed_cache:
-                passed_cache[attempt, found] = certify(
+                passed_cache[attempt, found] = acceptance_test(
                     population, sample, found, allowed=allowed, alpha=alpha
                 ).passed
             if passed_cache[attempt, found]:
@@ -156,7 +156,7 @@ def test_certify_retries_keep_the_overall_guarantee() -> None:
     assert ever_passed / sequences <= (1 - confidence) + 0.02
 
 
-def test_certify_clean_set_usually_passes() -> None:
+def test_acceptance_test_clean_set_usually_passes() -> None:
     # A third of the budget in errors, and a sample of about half the set.
     population, allowed, true_errors, sample = 1500, 15, 5, 700
     rng = np.random.default_rng(3)
@@ -164,7 +164,7 @@ def test_certify_clean_set_usually_passes() -> None:
     wrong[rng.choice(population, size=true_errors, replace=False)] = True
     # Whether an audit passes depends only on the errors it finds.
     passes_with = [
-        certify(population, sample, k, allowed=allowed, alpha=ALPHA).passed
+        acceptance_test(population, sample, k, allowed=allowed, alpha=ALPHA).passed
         for k in range(true_errors + 1)
     ]
     found = [_audit(wrong, sample, rng) for _ in range(1000)]
@@ -205,7 +205,7 @@ def test_plan_all_confident_covers_pool_with_small_sample() -> None:
     assert plan.n_candidates == n
     assert plan.sample_size <= 0.05 * n
     # The planned audit certifies the pool when it finds what the model promised: no errors.
-    assert certify(n, plan.sample_size, 0, allowed=allowed, alpha=ALPHA).passed
+    assert acceptance_test(n, plan.sample_size, 0, allowed=allowed, alpha=ALPHA).passed
 
 
 def test_plan_all_uncertain_leaves_everything_to_people() -> None:
@@ -280,7 +280,7 @@ def test_plan_sample_passes_when_confidences_are_right(name: str, target: float)
         wrong = rng.random(plan.n_candidates) < 1 - candidates  # calibrated errors
         found = _audit(wrong, plan.sample_size, rng)
         if found not in passed_cache:
-            passed_cache[found] = certify(
+            passed_cache[found] = acceptance_test(
                 plan.n_candidates, plan.sample_size, found, allowed=allowed, alpha=ALPHA
             ).passed
         passes += passed_cache[found]

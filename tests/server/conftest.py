@@ -33,6 +33,7 @@ WORDS = {
     "neg": ["awful", "boring", "terrible", "dull", "poor", "tedious"],
 }
 PASSWORD = "a long enough password"
+JOB_TIMEOUT = 120  # seconds: a job runs on the server's worker thread, on two shared cores
 
 
 def texts(n: int) -> list[dict[str, Any]]:
@@ -64,6 +65,19 @@ def config(name: str = "demo", **overrides: Any) -> dict[str, Any]:
     }
 
 
+def _finished_job(client: TestClient, job_id: int, headers: dict[str, str]) -> dict[str, Any]:
+    """The job ``job_id`` once it is done or failed (jobs run on the server's worker thread,
+    after the request that queued them has been answered)."""
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while True:
+        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
+        if job.get("status") in ("done", "failed"):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} did not finish in {JOB_TIMEOUT} s: {job}")
+        time.sleep(0.05)
+
+
 @dataclass
 class Server:
     """A running app and its people: ``tokens[role]`` authenticates ``users[role]``."""
@@ -91,6 +105,10 @@ class Server:
     def auth(self, role: str) -> dict[str, str]:
         """Bearer-token headers of ``role``'s user."""
         return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def finished_job(self, job_id: int, role: str = "admin") -> dict[str, Any]:
+        """The job ``job_id`` (as ``role`` reads it) once it is done or failed."""
+        return _finished_job(self.client, job_id, self.auth(role))
 
     def add_user(self, username: str, role: str) -> str:
         """Create a user with :data:`PASSWORD` and return an API token of theirs."""
@@ -132,6 +150,16 @@ def server(store_url: str, tmp_path: Path) -> Iterator[Server]:
         for role in ROLES:
             srv.tokens[role] = srv.add_user(role, role)
         yield srv
+
+
+#: ``finished_job(client, job_id, headers)``: the job once it is done or failed.
+FinishedJob = Callable[[TestClient, int, dict[str, str]], dict[str, Any]]
+
+
+@pytest.fixture
+def finished_job() -> FinishedJob:
+    """Wait for a job of an app other than :func:`server`'s (see :func:`_finished_job`)."""
+    return _finished_job
 
 
 #: ``serve_process(settings, log, *serve_args, env=None)``: a context manager yielding the

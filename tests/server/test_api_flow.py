@@ -35,7 +35,7 @@ def test_end_to_end(server) -> None:
             f"{API}/projects/demo/imports", files={"file": ("items.jsonl", fh)}, headers=admin
         )
     assert accepted.status_code == 202, accepted.text
-    job = tc.get(f"{API}/jobs/{accepted.json()['job_id']}", headers=admin).json()
+    job = server.finished_job(accepted.json()["job_id"])
     assert job["status"] == "done" and job["kind"] == "import" and job["project"] == "demo"
     assert job["result"]["added"] == 40 and job["progress"] >= 0
     assert list((server.settings.data_dir / "uploads").iterdir())
@@ -95,7 +95,7 @@ def test_end_to_end(server) -> None:
 
     # The admin trains, exports and downloads.
     job_id = tc.post(f"{API}/projects/demo/models/train", headers=admin).json()["job_id"]
-    trained = tc.get(f"{API}/jobs/{job_id}", headers=admin).json()
+    trained = server.finished_job(job_id)
     assert trained["status"] == "done", trained
     assert trained["result"]["version"] == 1
     models = tc.get(f"{API}/projects/demo/models", headers=server.auth("reviewer")).json()
@@ -179,7 +179,7 @@ def test_a_bad_upload_fails_its_job_with_rejects(server) -> None:
         job_id = tc.post(
             f"{API}/projects/demo/imports", files={"file": ("bad.jsonl", fh)}, headers=admin
         ).json()["job_id"]
-    job = tc.get(f"{API}/jobs/{job_id}", headers=admin).json()
+    job = server.finished_job(job_id)
     assert job["status"] == "failed" and job["finished_at"]
     assert {r["line"] for r in job["result"]["rejects"]} == {2, 3}
     # Only the creator or an admin may read a job; to anyone else it is missing.

@@ -60,6 +60,7 @@ def test_members_see_a_redacted_config_and_admins_the_whole(server) -> None:
         assert config == {
             "name": "demo",
             "labels": ["neg", "pos"],
+            "kind": "single_label",
             "multi_label": False,
             "data": "text",
             "text_field": "text",
@@ -167,6 +168,7 @@ def test_a_reviewer_capped_at_the_annotator_tier_reads_no_answers_or_gold(server
             headers=server.auth("admin"),
         )
     assert job.status_code == 202
+    assert server.finished_job(job.json()["job_id"])["status"] == "done"
     _label_some(server, "annotator", 2)
     item = _an_answered_item(server)
     gold_items = _get(server, "/projects/demo/items?status=gold", "reviewer").json()

@@ -21,7 +21,7 @@ def test_label_errors_job_ranks_and_routes_suspects(server) -> None:
     url = f"{API}/projects/demo/label-errors"
     accepted = tc.post(url, json={"n_splits": 3, "top": 3, "route": True}, headers=admin)
     assert accepted.status_code == 202
-    job = tc.get(f"{API}/jobs/{accepted.json()['job_id']}", headers=admin).json()
+    job = server.finished_job(accepted.json()["job_id"])
     assert (job["kind"], job["status"]) == ("label-errors", "done"), job
     result = job["result"]
     assert result["n_items"] == 100 and result["n_flagged"] >= 3
@@ -50,5 +50,5 @@ def test_label_errors_body_is_checked(server) -> None:
     assert server.client.post(url, json={"top": 0}, headers=admin).status_code == 422
     assert server.client.post(url, json={"unknown": 1}, headers=admin).status_code == 422
     accepted = server.client.post(url, json={}, headers=admin)
-    job = server.client.get(f"{API}/jobs/{accepted.json()['job_id']}", headers=admin).json()
+    job = server.finished_job(accepted.json()["job_id"])
     assert job["status"] == "failed" and "has 0 decided items" in job["error"]

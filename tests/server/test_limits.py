@@ -240,7 +240,7 @@ MALFORMED = [
 
 @pytest.mark.parametrize(("filename", "content", "form", "line", "field", "words"), MALFORMED)
 def test_a_malformed_upload_fails_its_job_with_clear_rejects(
-    tight, filename, content, form, line, field, words
+    tight, finished_job, filename, content, form, line, field, words
 ) -> None:
     client, settings, tokens = tight
     accepted = client.post(
@@ -250,7 +250,7 @@ def test_a_malformed_upload_fails_its_job_with_clear_rejects(
         headers=_auth(tokens),
     )
     assert accepted.status_code == 202, accepted.text
-    job = client.get(f"{API}/jobs/{accepted.json()['job_id']}", headers=_auth(tokens)).json()
+    job = finished_job(client, accepted.json()["job_id"], _auth(tokens))
     assert job["status"] == "failed"
     rejects = job["result"]["rejects"]
     assert rejects and all(r["file"] == filename for r in rejects), rejects

@@ -36,6 +36,7 @@ ENDPOINTS: list[tuple[str, str, str, dict]] = [
     ("GET", "/projects/demo/models", "model.read", {}),
     ("POST", "/projects/demo/models/train", "model.train", {}),
     ("POST", "/projects/demo/label-errors", "model.train", {"json": {"n_splits": 2}}),
+    ("GET", "/projects/demo/jobs", "project.read", {}),  # all for admins, one's own for others
     ("POST", "/projects/demo/exports", "dataset.export", {"json": {"format": "csv"}}),
     ("GET", "/projects/demo/exports/1/download", "dataset.export", {}),
     ("GET", "/users", "user.manage", {}),

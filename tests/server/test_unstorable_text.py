@@ -14,30 +14,63 @@ from labelloop.store import tables as t
 
 API = "/api/v1"
 CASES: list[tuple[str, str, str | None, dict[str, Any], str]] = [
-    ("POST", "/auth/login", None, {"json": {"username": "ad\x00min", "password": "x"}},
-     "body.username"),
+    (
+        "POST",
+        "/auth/login",
+        None,
+        {"json": {"username": "ad\x00min", "password": "x"}},
+        "body.username",
+    ),
     ("POST", "/auth/tokens", "admin", {"json": {"name": "ci\x00"}}, "body.name"),
     ("PUT", "/projects/demo/guidelines", "admin", {"json": {"text": "a\x00b"}}, "body.text"),
-    ("POST", "/projects", "admin",
-     {"json": {"name": "other", "labels": ["neg", "p\x00s"]}}, "body.labels.1"),
-    ("POST", "/users", "admin",
-     {"json": {"username": "x\x00y", "password": "long enough pw", "role": "annotator"}},
-     "body.username"),
-    ("PUT", "/projects/demo/members/an%00a", "admin", {"json": {"tier": "annotator"}},
-     "path.username"),
+    (
+        "POST",
+        "/projects",
+        "admin",
+        {"json": {"name": "other", "labels": ["neg", "p\x00s"]}},
+        "body.labels.1",
+    ),
+    (
+        "POST",
+        "/users",
+        "admin",
+        {"json": {"username": "x\x00y", "password": "long enough pw", "role": "annotator"}},
+        "body.username",
+    ),
+    (
+        "PUT",
+        "/projects/demo/members/an%00a",
+        "admin",
+        {"json": {"tier": "annotator"}},
+        "path.username",
+    ),
     ("GET", "/projects/de%00mo", "admin", {}, "path.name"),
     ("GET", "/projects/demo/items?status=%00", "admin", {}, "query.status"),
-    ("PUT", "/projects/demo/guidelines", "admin",
-     {"content": b'{"text": "half an emoji \\ud83d"}',
-      "headers": {"Content-Type": "application/json"}}, "body.text"),
-    ("POST", "/projects/demo/imports", "admin",
-     {"files": {"file": ("items.jsonl", b"{}\n")}, "data": {"format": "jsonl\x00"}},
-     "body.format"),
+    (
+        "PUT",
+        "/projects/demo/guidelines",
+        "admin",
+        {
+            "content": b'{"text": "half an emoji \\ud83d"}',
+            "headers": {"Content-Type": "application/json"},
+        },
+        "body.text",
+    ),
+    (
+        "POST",
+        "/projects/demo/imports",
+        "admin",
+        {"files": {"file": ("items.jsonl", b"{}\n")}, "data": {"format": "jsonl\x00"}},
+        "body.format",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "role", "request_args", "where"), CASES,
-                         ids=[c[4] + ":" + c[1] for c in CASES])
+@pytest.mark.parametrize(
+    ("method", "path", "role", "request_args", "where"),
+    CASES,
+    ids=[c[4] + ":" + c[1] for c in CASES],
+)
 def test_unstorable_text_is_422_naming_the_field(
     server, method: str, path: str, role: str | None, request_args: dict[str, Any], where: str
 ) -> None:
@@ -66,14 +99,17 @@ def test_a_client_key_with_nul_is_422_and_the_task_can_still_be_answered(server)
 
 def test_an_item_with_nul_is_rejected_at_import_naming_line_and_field(server) -> None:
     server.add_project(server.texts(4))
-    rows = [{"id": 1, "text": "fine"}, {"id": 2, "text": "nul \x00 here"},
-            {"id": 3, "text": "ok", "meta": {"note": "x\x00"}}]
+    rows = [
+        {"id": 1, "text": "fine"},
+        {"id": 2, "text": "nul \x00 here"},
+        {"id": 3, "text": "ok", "meta": {"note": "x\x00"}},
+    ]
     body = "".join(json.dumps(r) + "\n" for r in rows).encode()
     admin = server.auth("admin")
     job_id = server.client.post(
         f"{API}/projects/demo/imports", files={"file": ("nul.jsonl", body)}, headers=admin
     ).json()["job_id"]
-    job = server.client.get(f"{API}/jobs/{job_id}", headers=admin).json()
+    job = server.finished_job(job_id)
     assert job["status"] == "failed", job
     rejects = {(r["line"], r["field"]) for r in job["result"]["rejects"]}
     assert rejects == {(2, "text"), (3, "meta")}

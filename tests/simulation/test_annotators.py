@@ -58,6 +58,7 @@ def test_crowd_file_without_the_columns_names_them(tmp_path: Path) -> None:
     crowd.write_text("question\tworker\tanswer\n1\tw\ta\n")
     with pytest.raises(InputFileError, match="item"):
         CrowdReplay.from_file(crowd)
-    replay = CrowdReplay.from_file(crowd, item_col="question", annotator_col="worker",
-                                   label_col="answer")
+    replay = CrowdReplay.from_file(
+        crowd, item_col="question", annotator_col="worker", label_col="answer"
+    )
     assert replay.answers == {"1": [("w", "a")]}

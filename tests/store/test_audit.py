@@ -60,14 +60,21 @@ def _verify(engine: Engine, anchor: Anchor | None = None) -> list[tuple[int | No
         return [(b.event_id, b.reason) for b in verify_chain(conn, anchor=anchor).breaks]
 
 
-def _message(prev: str, project_id: int | None, at: datetime, actor: str, action: str,
-             payload: dict) -> bytes:
+def _message(
+    prev: str, project_id: int | None, at: datetime, actor: str, action: str, payload: dict
+) -> bytes:
     """What an event's hash covers, as labelloop before 0009 (and every reader) computes it."""
     at = (at.replace(tzinfo=UTC) if at.tzinfo is None else at).astimezone(UTC)
     body = json.dumps(
-        {"project_id": project_id, "at": at.isoformat(), "actor": actor, "action": action,
-         "payload": payload},
-        sort_keys=True, separators=(",", ":"),
+        {
+            "project_id": project_id,
+            "at": at.isoformat(),
+            "actor": actor,
+            "action": action,
+            "payload": payload,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
     )
     return (prev + body).encode()
 
@@ -190,8 +197,12 @@ def test_events_of_a_store_from_before_0009_verify_after_the_upgrade(
                     "INSERT INTO events (project_id, at, actor, action, payload, prev_hash, hash)"
                     " VALUES (NULL, :at, 'ana', 'user.create', :payload, :prev, :hash)"
                 ),
-                {"at": at, "payload": json.dumps({"k": k}), "prev": prev,
-                 "hash": digest.hexdigest()},
+                {
+                    "at": at,
+                    "payload": json.dumps({"k": k}),
+                    "prev": prev,
+                    "hash": digest.hexdigest(),
+                },
             )
             prev = digest.hexdigest()
     old.dispose()
@@ -227,8 +238,9 @@ def test_a_broken_unkeyed_chain_is_not_sealed(store_url: str) -> None:
 def test_the_audit_key_file_is_made_once_and_shared(tmp_path: Path) -> None:
     path = tmp_path / "data" / "audit.key"
     found: list[bytes] = []
-    threads = [threading.Thread(target=lambda: found.append(load_or_create(path)))
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: found.append(load_or_create(path))) for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -249,8 +261,7 @@ def _cli(env: dict[str, str], *args: str, code: int = 0) -> str:
 
 def test_cli_verify_prints_the_head_and_checks_anchors(tmp_path: Path, store_url: str) -> None:
     data = tmp_path / "data"
-    env = {"LABELLOOP_DATA_DIR": str(data), "LABELLOOP_DATABASE_URL": store_url,
-           "COLUMNS": "200"}
+    env = {"LABELLOOP_DATA_DIR": str(data), "LABELLOOP_DATABASE_URL": store_url, "COLUMNS": "200"}
     config = tmp_path / "p.json"
     config.write_text(json.dumps({"name": "p", "labels": ["a", "b"]}))
     _cli(env, "init", str(config))
@@ -277,7 +288,8 @@ def test_cli_verify_prints_the_head_and_checks_anchors(tmp_path: Path, store_url
     assert "audit log intact" in _cli(env, "audit", "verify")
     out = _cli(env, "audit", "verify", "--expect-head", head, "--expect-count", count, code=1)
     assert "missing events" in out and "were deleted" in out
-    out = _cli(env, "audit", "verify", "--anchor", str(tmp_path / "out.csv.provenance.json"),
-               code=1)
+    out = _cli(
+        env, "audit", "verify", "--anchor", str(tmp_path / "out.csv.provenance.json"), code=1
+    )
     assert "the newest 1 were deleted" in out
     assert "go together" in _cli(env, "audit", "verify", "--expect-head", head, code=2)

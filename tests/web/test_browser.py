@@ -95,9 +95,7 @@ def _annotations(settings: Settings, annotator: str) -> list[Any]:
                 conn.execute(
                     select(
                         t.annotations.c.item_id, t.annotations.c.label, t.annotations.c.flag
-                    ).where(
-                        t.annotations.c.annotator == annotator
-                    )
+                    ).where(t.annotations.c.annotator == annotator)
                 ).all()
             )
     finally:

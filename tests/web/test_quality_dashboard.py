@@ -111,8 +111,7 @@ def test_the_dashboard_shows_estimated_accuracy_gates_and_annotators(
         for task in project.next_tasks(20, annotator="ann"):
             number = int(task.key.removeprefix("id:"))
             label = "pos" if number % 2 else "neg"
-            project.annotate(task.item_id, label,
-                             annotator="ann", task_id=task.id)
+            project.annotate(task.item_id, label, annotator="ann", task_id=task.id)
     finally:
         project.close()
     html = quality_section(client.get("/projects/films/dashboard").text)

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, select
 
 from labelloop.accounts.roles import RANK, TIER_OF_ROLE, allowed, tiers_for
-from labelloop.config import TIERS
 from labelloop.errors import ConfigError, NotFoundError
 from labelloop.store import tables as t
 from labelloop.store.engine import writer
 from labelloop.store.events import append_event
+from labelloop.tiers import TIERS
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,12 @@ every tier below it (an expert can also review and annotate).
 
 from __future__ import annotations
 
-ROLES: tuple[str, ...] = ("annotator", "reviewer", "expert", "admin")
+from labelloop.tiers import TIERS, Tier, tiers_up_to
+
+# The roles that work are the tiers; an admin also works at the top one.
+ROLES: tuple[str, ...] = (*TIERS, "admin")
 RANK = {role: n for n, role in enumerate(ROLES)}
-TIER_OF_ROLE = {
-    "annotator": "annotator",
-    "reviewer": "reviewer",
-    "expert": "expert",
-    "admin": "expert",
-}
+TIER_OF_ROLE: dict[str, Tier] = {**{tier: tier for tier in TIERS}, "admin": TIERS[-1]}
 
 # The lowest role allowed to perform each action. Every API endpoint names one of these.
 PERMISSIONS: dict[str, str] = {
@@ -41,7 +39,6 @@ def allowed(role: str, action: str) -> bool:
     return RANK[role] >= RANK[PERMISSIONS[action]]
 
 
-def tiers_for(role: str) -> tuple[str, ...]:
+def tiers_for(role: str) -> tuple[Tier, ...]:
     """Work tiers a role may take tasks from."""
-    top = RANK[TIER_OF_ROLE[role]]
-    return tuple(tier for tier in ("annotator", "reviewer", "expert") if RANK[tier] <= top)
+    return tiers_up_to(TIER_OF_ROLE[role])

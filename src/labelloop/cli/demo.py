@@ -22,39 +22,32 @@ DEMO_ACCOUNTS = (  # a local demo only: the passwords are printed on start
 def prepare_demo(data_dir: Path) -> None:
     """Create the digits project, import its 1,797 images and the demo accounts, each a member
     of the project (idempotent)."""
-    from sqlalchemy import select
-
     from labelloop.accounts.memberships import join
-    from labelloop.accounts.users import create_user
+    from labelloop.accounts.users import create_user, list_users
     from labelloop.loop.project import Project, connect
     from labelloop.settings import Settings
     from labelloop.simulation.run import digits_data
-    from labelloop.store import tables as t
     from labelloop.store.engine import writer
+    from labelloop.store.lookups import project_id_by_name
 
     settings = Settings(data_dir=data_dir)
     engine = connect(settings)
     try:
+        have = {user.username for user in list_users(engine, include_inactive=True)}
         with engine.connect() as conn:
-            have = set(conn.execute(select(t.users.c.username)).scalars())
-            exists = (
-                conn.execute(select(t.projects.c.id).where(t.projects.c.name == "digits")).first()
-                is not None
-            )
+            project_id = project_id_by_name(conn, "digits")
         for username, role, password in DEMO_ACCOUNTS:
             if username not in have:
                 create_user(engine, username, password, role, actor="demo")
-        if not exists:
+        if project_id is None:
             data = digits_data()
             project = Project.create(data.config, engine=engine, settings=settings, actor="demo")
             items = data_dir / "digits.jsonl"
             items.write_text("".join(json.dumps(r) + "\n" for r in data.records))
             project.import_file(items, actor="demo")
             project.close()
+            project_id = project.id
         with writer(engine).begin() as conn:
-            project_id = conn.execute(
-                select(t.projects.c.id).where(t.projects.c.name == "digits")
-            ).scalar_one()
             for username, _role, _password in DEMO_ACCOUNTS:
                 join(conn, project_id=project_id, username=username, actor="demo")
     finally:

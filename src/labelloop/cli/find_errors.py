@@ -10,7 +10,7 @@ Files:
 * ``--probs``: ``.npy`` (n × k) or ``.csv`` of n rows × k numbers, with an optional header row.
 
 ``--project NAME`` instead checks the project's decided items with out-of-fold probabilities of
-its own model kind (:mod:`labelloop.loop.label_errors`); ``--route`` sends the suspects to the
+its own model kind (:mod:`labelloop.loop.suspect_labels`); ``--route`` sends the suspects to the
 reviewer queue.
 
 Writes ``rank,index,given,suggested,score`` as CSV (stdout unless ``-o``), lowest label quality
@@ -245,7 +245,7 @@ def _from_project(
     ctx: typer.Context, name: str, *, top: int | None, route: bool
 ) -> tuple[int, int, list[str], list[list[Any]], str]:
     """Items, flagged, CSV header and rows, and a note on routing and annotators, from a
-    project's final labels (:mod:`labelloop.loop.label_errors`)."""
+    project's final labels (:mod:`labelloop.loop.suspect_labels`)."""
     from labelloop.cli.context import open_project
 
     project = open_project(ctx, name, retrain="off")

@@ -12,8 +12,9 @@ from rich.table import Table
 
 from labelloop.cli.context import engine_for, open_project
 from labelloop.cli.options import SharedOptionsGroup
-from labelloop.config import TIERS, load_config
+from labelloop.config import load_config
 from labelloop.errors import InputFileError, LabelloopError
+from labelloop.tiers import TIERS
 
 if TYPE_CHECKING:
     from labelloop.settings import Settings
@@ -192,7 +193,7 @@ def queue(
     from labelloop.loop.queue import peek
 
     table = Table("item", "key", "kind", "priority")
-    for row in peek(open_project(ctx, project), n, tier=tier):
+    for row in peek(open_project(ctx, project).context, n, tier=tier):
         table.add_row(str(row["item_id"]), row["key"], row["kind"], f"{row['priority']:.4g}")
     console.print(table)
 
@@ -206,10 +207,12 @@ def label(
     annotator: Annotated[str, typer.Option(help="Who labels.")] = "cli",
 ) -> None:
     """Record a human label for one item."""
+    from labelloop.kinds import kind_for
+
     proj = open_project(ctx, project, retrain="sync")
     item_id = _item_id(proj, key)
-    value: Any = labels if proj.config.multi_label else labels[0]
-    result = proj.annotate(item_id, value, annotator=annotator)
+    answer = kind_for(proj.config).read(labels if len(labels) > 1 else labels[0])
+    result = proj.annotate(item_id, answer, annotator=annotator)
     console.print(f"annotation {result.annotation_id} stored for {key}")
 
 
@@ -223,10 +226,11 @@ def answers(
     label_col: str = "label",
 ) -> None:
     """Record many human labels from a long file (item, annotator, label)."""
-    from labelloop.codec import split_labels
+    from labelloop.kinds import kind_for
     from labelloop.simulation.annotators import CrowdReplay
 
     proj = open_project(ctx, project, retrain="sync")
+    kind = kind_for(proj.config)
     crowd = CrowdReplay.from_file(
         file, item_col=item_col, annotator_col=annotator_col, label_col=label_col
     )
@@ -236,7 +240,7 @@ def answers(
         for who, value in votes:
             proj.annotate(
                 item_id,
-                split_labels(value) if proj.config.multi_label else value,
+                kind.read(value),
                 annotator=who,
                 client_key=f"{file.name}:{item}:{who}",
             )
@@ -245,18 +249,14 @@ def answers(
 
 
 def _item_id(proj: Any, key: str) -> int:
-    from sqlalchemy import select
-
     from labelloop.errors import NotFoundError
-    from labelloop.store import tables as t
+    from labelloop.store.lookups import item_id_by_key
 
     with proj.engine.connect() as conn:
-        found = conn.execute(
-            select(t.items.c.id).where(t.items.c.project_id == proj.id, t.items.c.key == key)
-        ).scalar()
+        found = item_id_by_key(conn, proj.id, key)
     if found is None:
         raise NotFoundError(f"no item with key {key!r} in project {proj.name!r}")
-    return int(found)
+    return found
 
 
 @app.command()
@@ -731,6 +731,7 @@ def member_list(ctx: typer.Context, project: ProjectArg) -> None:
 from labelloop.cli.aggregate import aggregate  # noqa: E402
 from labelloop.cli.demo import demo  # noqa: E402
 from labelloop.cli.find_errors import find_errors  # noqa: E402
+from labelloop.cli.jobs import jobs  # noqa: E402
 from labelloop.cli.quality import quality  # noqa: E402
 from labelloop.cli.simulate import simulate  # noqa: E402
 
@@ -739,3 +740,4 @@ app.command()(demo)
 app.command("find-errors")(find_errors)
 app.command()(aggregate)
 app.command()(quality)
+app.command()(jobs)

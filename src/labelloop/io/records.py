@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from labelloop.codec import split_labels
+from labelloop.codec import json_type_name
 from labelloop.config import ProjectConfig
-from labelloop.errors import Reject
+from labelloop.errors import AnswerError, Reject
+from labelloop.kinds import TaskKind, kind_for
 from labelloop.text import text_problem
 
 MAX_ID_LENGTH = 200
@@ -83,7 +84,7 @@ def parse_record(
                 data[name] = number
     label: Label = None
     if config.label_field:
-        label, reason = _parse_label(data.pop(config.label_field, None), config)
+        label, reason = _parse_label(data.pop(config.label_field, None), kind_for(config))
         if reason:
             problems.append((config.label_field, reason))
     if from_csv:
@@ -137,18 +138,9 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    kinds = {str: "a string", list: "a list", dict: "an object", type(None): "null"}
-    return kinds.get(type(value), f"a {type(value).__name__}")
-
-
 def _id_problem(ident: object) -> str | None:
     if isinstance(ident, bool) or not isinstance(ident, str | int):
-        return f"must be a string or an integer, got {_kind(ident)}"
+        return f"must be a string or an integer, got {json_type_name(ident)}"
     if isinstance(ident, str) and not ident.strip():
         return "must not be empty"
     if len(str(ident)) > MAX_ID_LENGTH:
@@ -160,7 +152,7 @@ def _text_problem(value: object) -> str | None:
     if value is None:
         return "missing: a text project needs a non-empty string here"
     if not isinstance(value, str):
-        return f"must be a non-empty string, got {_kind(value)}"
+        return f"must be a non-empty string, got {json_type_name(value)}"
     if not value.strip():
         return "must be a non-empty string, got an empty one"
     return None
@@ -181,48 +173,18 @@ def _to_number(value: object) -> tuple[float | None, str | None]:
         except ValueError:
             return None, f"must be a finite number, got {value!r}"
     else:
-        return None, f"must be a finite number, got {_kind(value)}"
+        return None, f"must be a finite number, got {json_type_name(value)}"
     if not math.isfinite(number):
         return None, f"must be a finite number, got {value!r}"
     return number, None
 
 
-def _as_label(value: object) -> str | None:
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _parse_label(value: object, config: ProjectConfig) -> tuple[Label, str | None]:
-    """Return the label(s) of ``value``, or ``None`` when it holds none; or the problem."""
-    if value is None or value == "" or value == []:
-        return None, None
-    if config.multi_label:
-        if isinstance(value, str):
-            parts: list[object] = list(split_labels(value))
-        elif isinstance(value, list | tuple):
-            parts = list(value)
-        else:
-            return None, f"must be a list of labels or 'a|b', got {_kind(value)}"
-        names = [_as_label(part) for part in parts]
-        if None in names:
-            return None, "must be a list of label strings"
-        found = sorted({name for name in names if name})
-    else:
-        name = _as_label(value)
-        if name is None:
-            return None, f"must be one label (the project is single-label), got {_kind(value)}"
-        found = [name] if name else []
-    unknown = [name for name in found if name not in config.labels]
-    if unknown:
-        word = "label" if len(unknown) == 1 else "labels"
-        listed = ", ".join(repr(name) for name in unknown)
-        return None, f"unknown {word} {listed}; allowed: {', '.join(config.labels)}"
-    if not found:
-        return None, None
-    return (found if config.multi_label else found[0]), None
+def _parse_label(value: object, kind: TaskKind) -> tuple[Any, str | None]:
+    """Return the answer in ``value``, or ``None`` when it holds none; or the problem."""
+    try:
+        return kind.read(value), None
+    except AnswerError as exc:
+        return None, str(exc)
 
 
 def _infer_numbers(data: dict[str, Any], keep: set[str | None]) -> None:

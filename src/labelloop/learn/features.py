@@ -16,8 +16,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import StandardScaler
 
 from labelloop._validation import check_int
-from labelloop.config import ProjectConfig
-from labelloop.errors import ConfigError, ModelError, NotFittedError
+from labelloop.errors import ModelError, NotFittedError
 
 StateValue = np.ndarray | str | float | int | bool | list[Any] | dict[str, Any] | None
 State = dict[str, StateValue]
@@ -341,24 +340,19 @@ def featurizer_from_state(state: Mapping[str, Any]) -> Featurizer:
         raise ModelError(f"{cls.kind} featurizer state lacks {exc}") from None
 
 
-def make_featurizer(config: ProjectConfig) -> Featurizer:
-    """The featurizer a project's config asks for.
-
-    HTTP models always get :class:`RecordsFeaturizer` (items travel as JSON); plug-ins get it
-    when ``model.features`` is 'auto', else the named featurizer. 'auto' is TF-IDF for text and
-    numeric columns for tabular and image data.
-    """
-    features, kind = config.model.features, config.model.kind
-    if kind == "http" or (kind == "plugin" and features == "auto"):
-        if kind == "http" and features != "auto":
-            raise ConfigError(f"model.features: must be 'auto' for an http model. Got {features!r}")
+def make_featurizer(
+    kind: str, *, text_field: str = "text", feature_fields: Sequence[str] = ()
+) -> Featurizer:
+    """A new, unfitted featurizer of ``kind``: 'tfidf' or 'embeddings' of ``text_field``,
+    'numeric' from ``feature_fields``, or 'records' (the item dicts themselves)."""
+    if kind == "tfidf":
+        return TfidfFeaturizer(text_field)
+    if kind == "embeddings":
+        return EmbeddingFeaturizer(text_field)
+    if kind == "numeric":
+        if isinstance(feature_fields, str) or not feature_fields:
+            raise ValueError("a 'numeric' featurizer needs feature_fields (the numeric columns)")
+        return NumericFeaturizer(list(feature_fields))
+    if kind == "records":
         return RecordsFeaturizer()
-    if features == "auto":
-        features = "tfidf" if config.data == "text" else "numeric"
-    if features == "tfidf":
-        return TfidfFeaturizer(config.text_field)
-    if features == "embeddings":
-        return EmbeddingFeaturizer(config.text_field)
-    if not config.feature_fields:
-        raise ConfigError("model.features: 'numeric' needs feature_fields (the numeric columns)")
-    return NumericFeaturizer(list(config.feature_fields))
+    raise ValueError(f"unknown featurizer kind {kind!r}; known: {', '.join(FEATURIZERS)}")

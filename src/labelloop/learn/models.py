@@ -2,7 +2,7 @@
 and models behind an HTTP endpoint.
 
 Targets ``y`` are class indices in ``[0, k)`` (single-label) or an ``(n, k)`` 0/1 indicator
-matrix (multi-label), where ``k = len(config.labels)``. ``predict_proba`` always returns ``k``
+matrix (multi-label), where ``k`` is the number of labels. ``predict_proba`` always returns ``k``
 columns: rows summing to 1 for single-label, independent per-label probabilities for multi-label.
 """
 
@@ -22,7 +22,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_array
 
 from labelloop._validation import check_int
-from labelloop.config import ProjectConfig
 from labelloop.errors import ModelError, NotFittedError
 from labelloop.learn.features import State
 
@@ -420,23 +419,40 @@ class HttpModel:
 
 
 def make_model(
-    config: ProjectConfig, random_state: int | None = None, warm_start_from: Any = None
+    kind: str,
+    *,
+    n_classes: int,
+    multi_label: bool = False,
+    C: float = 1.0,
+    plugin: str | None = None,
+    url: str | None = None,
+    timeout_s: float = 30.0,
+    random_state: int | None = None,
+    warm_start_from: Any = None,
 ) -> Model:
-    """The (unfitted) model a project's config asks for.
+    """A new, unfitted model of ``kind`` for ``n_classes`` classes.
 
-    ``warm_start_from`` (the previous version, fitted on the same features) seeds the built-in
-    model's solver; plug-in and HTTP models ignore it.
+    'logistic' is :class:`LogisticModel` with inverse L2 strength ``C``; ``warm_start_from`` (the
+    previous version, fitted on the same features) seeds its solver. 'plugin' builds the class
+    named by ``plugin`` (``'package.module:Class'``) with ``n_classes`` and ``multi_label``;
+    'http' asks the model at ``url``. Plug-in and HTTP models ignore ``C``, ``random_state`` and
+    ``warm_start_from``.
     """
-    k, multi, mc = len(config.labels), config.multi_label, config.model
-    if mc.kind == "plugin":
-        return load_plugin(str(mc.plugin), n_classes=k, multi_label=multi)
-    if mc.kind == "http":
-        return HttpModel(str(mc.url), k, multi_label=multi, timeout_s=mc.timeout_s)
+    if kind == "plugin":
+        if not plugin:
+            raise ValueError("a 'plugin' model needs plugin = 'package.module:Class'")
+        return load_plugin(plugin, n_classes=n_classes, multi_label=multi_label)
+    if kind == "http":
+        if not url:
+            raise ValueError("an 'http' model needs a url")
+        return HttpModel(url, n_classes, multi_label=multi_label, timeout_s=timeout_s)
+    if kind != "logistic":
+        raise ValueError(f"unknown model kind {kind!r}; known: http, logistic, plugin")
     previous = warm_start_from if isinstance(warm_start_from, LogisticModel) else None
     return LogisticModel(
-        k,
-        multi_label=multi,
-        C=config.regularisation(),
+        n_classes,
+        multi_label=multi_label,
+        C=C,
         random_state=random_state,
         warm_start_from=previous,
     )

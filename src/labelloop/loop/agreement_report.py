@@ -6,7 +6,7 @@
 * :func:`guideline_report` — the label pairs people split on most, with example items, and the
   confusion matrix of final human labels against the promoted model's predictions.
 
-Both take what the loop stores (:func:`~labelloop.loop.aggregating.answers_table`, final labels,
+Both take what the loop stores (:class:`~labelloop.loop.aggregating.AnswersCache`, final labels,
 predictions) and hand it to :mod:`labelloop.quality.agreement`. Labels come back as names ("pos",
 or "a|b" for a multi-label set; "(none)" for an empty set); NaN comes back as ``None``.
 """
@@ -16,26 +16,22 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 
 from labelloop._validation import check_fraction, check_int
-from labelloop.codec import key_label, key_name, label_key
-from labelloop.loop.aggregating import answers_table
+from labelloop.codec import key_name, label_key
+from labelloop.loop.aggregating import AnswersCache
+from labelloop.loop.context import LoopContext
 from labelloop.quality.agreement import (
     alpha_interval,
     fleiss_kappa,
-    krippendorff_alpha,
     pairwise_cohen,
-    per_label_agreement,
 )
 from labelloop.quality.long_table import encode
 from labelloop.store import tables as t
-
-if TYPE_CHECKING:
-    from labelloop.loop.project import Project
 
 NOT_MEASURABLE = "not measurable: no item has two answers"
 ONE_ITEM = "not measurable: only one item has two answers"
@@ -44,7 +40,8 @@ HUMAN_SOURCES = ("human", "adjudicated")
 
 
 def agreement_report(
-    project: Project,
+    ctx: LoopContext,
+    answers: AnswersCache,
     *,
     slice_field: str | None = None,
     n_resamples: int = 200,
@@ -65,7 +62,7 @@ def agreement_report(
     check_int(owner, "n_resamples", n_resamples)
     check_fraction(owner, "confidence", confidence)
     check_int(owner, "min_pair_overlap", min_pair_overlap)
-    items, annotators, labels = _overlapping_answers(project)
+    items, annotators, labels = _overlapping_answers(ctx, answers)
     report: dict[str, Any] = {
         **_coverage(items, annotators),
         "alpha": None,
@@ -79,9 +76,9 @@ def agreement_report(
     rng = np.random.default_rng(random_state)
     report["alpha"] = _alpha_interval(items, annotators, labels, n_resamples, confidence, rng)
     report["fleiss_kappa"] = _fleiss(items, annotators, labels)
-    report["per_label"] = _per_label(project, items, annotators, labels)
+    report["per_label"] = _per_label(ctx, items, annotators, labels)
     pairs = pairwise_cohen(
-        items, annotators, labels, label_order=_keys(project, labels), min_overlap=min_pair_overlap
+        items, annotators, labels, label_order=_keys(ctx, labels), min_overlap=min_pair_overlap
     )
     report["pairs"] = _lowest_first(
         (
@@ -94,12 +91,14 @@ def agreement_report(
     )
     if slice_field is not None:
         report["slices"] = _slices(
-            project, slice_field, items, annotators, labels, n_resamples, confidence, rng
+            ctx, slice_field, items, annotators, labels, n_resamples, confidence, rng
         )
     return report
 
 
-def guideline_report(project: Project, *, top: int = 5, examples: int = 3) -> dict[str, Any]:
+def guideline_report(
+    ctx: LoopContext, answers: AnswersCache, *, top: int = 5, examples: int = 3
+) -> dict[str, Any]:
     """The ``top`` label pairs annotators split on and human–model cells, ``examples`` items each.
 
     ``annotators``: every two answers to the same item make a pair; ``confused`` lists the label
@@ -112,20 +111,22 @@ def guideline_report(project: Project, *, top: int = 5, examples: int = 3) -> di
     """
     check_int("guideline_report", "top", top)
     check_int("guideline_report", "examples", examples)
-    items, annotators, labels = _overlapping_answers(project)
+    items, annotators, labels = _overlapping_answers(ctx, answers)
     return {
-        "annotators": _annotator_confusion(project, items, annotators, labels, top, examples),
-        "model": _model_confusion(project, top, examples),
+        "annotators": _annotator_confusion(ctx, items, annotators, labels, top, examples),
+        "model": _model_confusion(ctx, top, examples),
     }
 
 
 # -- agreement ---------------------------------------------------------------------------------
 
 
-def _overlapping_answers(project: Project) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _overlapping_answers(
+    ctx: LoopContext, answers: AnswersCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The long table of annotator-tier answers to items that have two or more of them."""
-    with project.engine.connect() as conn:
-        items, annotators, labels = answers_table(conn, project)
+    with ctx.engine.connect() as conn:
+        items, annotators, labels = answers.table(conn, ctx)
     item = np.asarray(items, dtype=np.int64)
     _ids, codes, sizes = np.unique(item, return_inverse=True, return_counts=True)
     keep = sizes[codes] >= 2
@@ -181,30 +182,15 @@ def _fleiss(items: np.ndarray, annotators: np.ndarray, labels: np.ndarray) -> fl
 
 
 def _per_label(
-    project: Project, items: np.ndarray, annotators: np.ndarray, labels: np.ndarray
+    ctx: LoopContext, items: np.ndarray, annotators: np.ndarray, labels: np.ndarray
 ) -> list[dict[str, Any]]:
-    """One-vs-rest alpha per label; for multi-label sets, per label "in the set or not"."""
-    if project.config.multi_label:
-        sets = [set(key_label(str(key))) for key in labels]
-        rows = []
-        for name in project.config.labels:
-            chosen = np.array([name in s for s in sets])
-            alpha = krippendorff_alpha(items, annotators, chosen)  # NaN when nobody chose it
-            rows.append({"label": name, "alpha": _num(alpha), "answers": int(chosen.sum())})
-        return _lowest_first(rows, "alpha")
-    used = Counter(labels.tolist())
-    alphas = per_label_agreement(items, annotators, labels, label_order=_keys(project, labels))
-    return _lowest_first(
-        (
-            {"label": key_name(str(key)), "alpha": _num(alpha), "answers": used.get(key, 0)}
-            for key, alpha in alphas.items()
-        ),
-        "alpha",
-    )
+    """Agreement per label, as the project's task kind measures it; lowest first."""
+    rows = ctx.kind.per_label_agreement(items, annotators, labels)
+    return _lowest_first(({**row, "alpha": _num(row["alpha"])} for row in rows), "alpha")
 
 
 def _slices(
-    project: Project,
+    ctx: LoopContext,
     field: str,
     items: np.ndarray,
     annotators: np.ndarray,
@@ -213,7 +199,7 @@ def _slices(
     confidence: float,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    values = _metadata(project, field, np.unique(items))
+    values = _metadata(ctx, field, np.unique(items))
     slices = np.array([values[int(i)] for i in items], dtype=object)
     groups = Counter(values.values())
     rows = []
@@ -229,15 +215,15 @@ def _slices(
     return {"field": field, "n_slices": len(groups), "groups": rows}
 
 
-def _metadata(project: Project, field: str, item_ids: np.ndarray) -> dict[int, str]:
+def _metadata(ctx: LoopContext, field: str, item_ids: np.ndarray) -> dict[int, str]:
     """``{item id: str(data[field])}``; "(missing)" where the item has no such key."""
     out: dict[int, str] = {}
     i = t.items
-    with project.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         for start in range(0, len(item_ids), 1000):
             chunk = [int(x) for x in item_ids[start : start + 1000]]
             for item_id, data in conn.execute(
-                select(i.c.id, i.c.data).where(i.c.project_id == project.id, i.c.id.in_(chunk))
+                select(i.c.id, i.c.data).where(i.c.project_id == ctx.id, i.c.id.in_(chunk))
             ).all():
                 value = data.get(field) if isinstance(data, dict) else None
                 out[item_id] = "(missing)" if value is None else str(value)
@@ -248,7 +234,7 @@ def _metadata(project: Project, field: str, item_ids: np.ndarray) -> dict[int, s
 
 
 def _annotator_confusion(
-    project: Project,
+    ctx: LoopContext,
     items: np.ndarray,
     annotators: np.ndarray,
     labels: np.ndarray,
@@ -268,7 +254,7 @@ def _annotator_confusion(
     }
     if coverage["reason"]:
         return out
-    keys = _keys(project, labels)
+    keys = _keys(ctx, labels)
     index = {key: n for n, key in enumerate(keys)}
     matrix = np.zeros((len(keys), len(keys)), dtype=np.int64)
     by_item: dict[int, list[str]] = defaultdict(list)
@@ -290,7 +276,7 @@ def _annotator_confusion(
 
     confused = sorted(splits, key=lambda ab: (-matrix[ab], -rate(*ab), ab))[:top]
     chosen = {item for ab in confused for item, _ in _most_split(splits[ab], examples)}
-    info = _items(project, chosen)
+    info = _items(ctx, chosen)
     out["confused"] = [
         {
             "labels": [key_name(keys[a]), key_name(keys[b])],
@@ -309,7 +295,7 @@ def _annotator_confusion(
     ]
     out["n_pairs"] = int(np.triu(matrix).sum())
     out["n_split_pairs"] = int(np.triu(matrix, 1).sum())
-    out["labels"] = _per_label(project, items, annotators, labels)
+    out["labels"] = _per_label(ctx, items, annotators, labels)
     out["matrix"] = {"labels": [key_name(k) for k in keys], "counts": matrix.tolist()}
     return out
 
@@ -319,12 +305,12 @@ def _most_split(counts: Counter[int], n: int) -> list[tuple[int, int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
-def _model_confusion(project: Project, top: int, examples: int) -> dict[str, Any]:
+def _model_confusion(ctx: LoopContext, top: int, examples: int) -> dict[str, Any]:
     fl, p, mv = t.final_labels, t.predictions, t.model_versions
-    with project.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         current = conn.execute(
             select(mv.c.id, mv.c.version)
-            .where(mv.c.project_id == project.id, mv.c.status == "promoted")
+            .where(mv.c.project_id == ctx.id, mv.c.status == "promoted")
             .order_by(mv.c.version.desc())
             .limit(1)
         ).first()
@@ -334,7 +320,7 @@ def _model_confusion(project: Project, top: int, examples: int) -> dict[str, Any
             else conn.execute(
                 select(fl.c.item_id, fl.c.label, p.c.label.label("predicted"), p.c.confidence)
                 .join(p, (p.c.item_id == fl.c.item_id) & (p.c.model_version_id == current.id))
-                .where(fl.c.project_id == project.id, fl.c.source.in_(HUMAN_SOURCES))
+                .where(fl.c.project_id == ctx.id, fl.c.source.in_(HUMAN_SOURCES))
                 .order_by(fl.c.item_id)
             ).all()
         )
@@ -355,7 +341,7 @@ def _model_confusion(project: Project, top: int, examples: int) -> dict[str, Any
         return out
     human = [label_key(r.label) for r in rows]
     model = [label_key(r.predicted) for r in rows]
-    keys = _keys(project, np.asarray(human + model, dtype=str))
+    keys = _keys(ctx, np.asarray(human + model, dtype=str))
     index = {key: n for n, key in enumerate(keys)}
     matrix = np.zeros((len(keys), len(keys)), dtype=np.int64)
     cell_items: dict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
@@ -366,7 +352,7 @@ def _model_confusion(project: Project, top: int, examples: int) -> dict[str, Any
             cell_items[a, b].append((-float(row.confidence), int(row.item_id)))
     cells = sorted(cell_items, key=lambda ab: (-matrix[ab], ab))[:top]
     picked = {ab: sorted(cell_items[ab])[:examples] for ab in cells}
-    info = _items(project, {item for chosen in picked.values() for _, item in chosen})
+    info = _items(ctx, {item for chosen in picked.values() for _, item in chosen})
     out["agreement"] = float(np.trace(matrix) / matrix.sum())
     out["cells"] = [
         {
@@ -388,18 +374,16 @@ def _model_confusion(project: Project, top: int, examples: int) -> dict[str, Any
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _keys(project: Project, seen: np.ndarray) -> list[str]:
-    """Label keys in schema order, then any other seen key (multi-label sets) sorted."""
-    schema = [] if project.config.multi_label else [label_key(x) for x in project.config.labels]
-    known = set(schema)
-    return schema + sorted({str(k) for k in seen.tolist()} - known, key=key_name)
+def _keys(ctx: LoopContext, seen: np.ndarray) -> list[str]:
+    """Answer keys in the kind's schema order, then any other seen key sorted."""
+    return ctx.kind.key_order(seen.tolist())
 
 
-def _items(project: Project, item_ids: set[int]) -> dict[int, str]:
+def _items(ctx: LoopContext, item_ids: set[int]) -> dict[int, str]:
     """``{item id: item key}``."""
     if not item_ids:
         return {}
-    with project.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         rows = conn.execute(
             select(t.items.c.id, t.items.c.key).where(t.items.c.id.in_(sorted(item_ids)))
         ).all()

@@ -4,18 +4,16 @@ project's Dawid-Skene fit sees them (from their agreement with everyone else).""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from labelloop.accounts.memberships import list_memberships
-from labelloop.loop.aggregating import answers_table
+from labelloop.loop.aggregating import AnswersCache
+from labelloop.loop.context import LoopContext
 from labelloop.loop.gold import gold_scores
 from labelloop.quality.aggregation import DawidSkene
 from labelloop.routing.bounds import clopper_pearson_upper
-
-if TYPE_CHECKING:
-    from labelloop.loop.project import Project
 
 
 def accuracy_interval(hits: float, n: int, confidence: float) -> tuple[float, float]:
@@ -39,15 +37,15 @@ def dawid_skene_skills(
     }
 
 
-def annotator_report(project: Project) -> list[dict[str, Any]]:
+def annotator_report(ctx: LoopContext, answers: AnswersCache) -> list[dict[str, Any]]:
     """Per person: answers, gold accuracy with its interval, Dawid-Skene accuracy with one, flag.
 
     The Dawid-Skene interval treats the expected number of right answers as if counted: it
     shows how much a person's answer count limits what is known, not the fit's own error."""
-    confidence = project.config.routing.confidence
-    with project.engine.connect() as conn:
-        gold = gold_scores(conn, project)
-        items, annotators, labels = answers_table(conn, project)
+    confidence = ctx.config.routing.confidence
+    with ctx.engine.connect() as conn:
+        gold = gold_scores(conn, ctx)
+        items, annotators, labels = answers.table(conn, ctx)
     answered: dict[str, int] = {}
     for who in annotators:
         answered[who] = answered.get(who, 0) + 1
@@ -55,7 +53,7 @@ def annotator_report(project: Project) -> list[dict[str, Any]]:
     ds = dawid_skene_skills(items, annotators, labels) if overlapping else {}
     flags = {
         m.username: (m.flagged_at, m.flag_reason)
-        for m in list_memberships(project.engine, project_id=project.id)
+        for m in list_memberships(ctx.engine, project_id=ctx.id)
     }
     report = []
     for who in sorted(set(answered) | set(gold)):

@@ -7,18 +7,16 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from labelloop.errors import ConfigError
 from labelloop.io.csv_cells import GUARD_NOTE
 from labelloop.io.writers import write_hf_dataset, write_rows
+from labelloop.loop.context import LoopContext
 from labelloop.store import tables as t
 from labelloop.store.events import Anchor, append_event, chain_head
-
-if TYPE_CHECKING:
-    from labelloop.loop.project import Project
 
 FORMATS = ("jsonl", "csv", "parquet", "hf")
 
@@ -34,10 +32,11 @@ class DatasetVersion:
     provenance: dict[str, Any]
 
 
-def labelled_rows(project: Project) -> list[dict[str, Any]]:
-    """One row per decided item: its data, final label and where that label came from."""
+def labelled_rows(ctx: LoopContext) -> list[dict[str, Any]]:
+    """One row per decided item: its data, final answer (in the columns its task kind writes)
+    and where that answer came from."""
     i, fl = t.items, t.final_labels
-    with project.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         rows = conn.execute(
             select(
                 i.c.key,
@@ -51,14 +50,15 @@ def labelled_rows(project: Project) -> list[dict[str, Any]]:
                 fl.c.decided_at,
             )
             .join(fl, fl.c.item_id == i.c.id)
-            .where(i.c.project_id == project.id)
+            .where(i.c.project_id == ctx.id)
             .order_by(i.c.key)
         ).all()
+    kind = ctx.kind
     return [
         {
             "key": r.key,
             **r.data,
-            "label": r.label,
+            **kind.export_fields(r.label),
             "label_source": r.source,
             "decided_by": r.decided_by,
             "model_version": r.model_version,
@@ -71,11 +71,11 @@ def labelled_rows(project: Project) -> list[dict[str, Any]]:
 
 
 def provenance_of(
-    project: Project, rows: list[dict[str, Any]], digest: str, *, certified: bool
+    ctx: LoopContext, rows: list[dict[str, Any]], digest: str, *, certified: bool
 ) -> dict[str, Any]:
     """Where a dataset version's labels came from, and whether it is certified."""
     return {
-        "project": project.name,
+        "project": ctx.name,
         "content_hash": digest,
         "n_items": len(rows),
         "label_sources": dict(Counter(r["label_source"] for r in rows)),
@@ -83,25 +83,25 @@ def provenance_of(
         "guideline_versions": sorted(
             {r["guideline_version"] for r in rows if r["guideline_version"]}
         ),
-        "config": project.config.model_dump(mode="json"),
+        "config": ctx.config.model_dump(mode="json"),
         "certified": certified,
     }
 
 
-def record_version(conn: Connection, project: Project, provenance: dict[str, Any]) -> int:
+def record_version(conn: Connection, ctx: LoopContext, provenance: dict[str, Any]) -> int:
     """The id of the dataset version with ``provenance``'s content hash, stored if new; a
     certified provenance certifies an existing version too."""
     dv = t.dataset_versions
     found = conn.execute(
         select(dv.c.id).where(
-            dv.c.project_id == project.id, dv.c.content_hash == provenance["content_hash"]
+            dv.c.project_id == ctx.id, dv.c.content_hash == provenance["content_hash"]
         )
     ).scalar()
     if found is None:
         return t.inserted_id(
             conn.execute(
                 dv.insert().values(
-                    project_id=project.id,
+                    project_id=ctx.id,
                     content_hash=provenance["content_hash"],
                     n_items=provenance["n_items"],
                     certified=provenance["certified"],
@@ -114,14 +114,12 @@ def record_version(conn: Connection, project: Project, provenance: dict[str, Any
     return int(found)
 
 
-def _is_certified(project: Project, digest: str) -> bool:
+def _is_certified(ctx: LoopContext, digest: str) -> bool:
     dv = t.dataset_versions
-    with project.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         return bool(
             conn.execute(
-                select(dv.c.certified).where(
-                    dv.c.project_id == project.id, dv.c.content_hash == digest
-                )
+                select(dv.c.certified).where(dv.c.project_id == ctx.id, dv.c.content_hash == digest)
             ).scalar()
         )
 
@@ -135,7 +133,7 @@ def content_hash(rows: list[dict[str, Any]]) -> str:
     return digest.hexdigest()
 
 
-def export(project: Project, path: Path, *, fmt: str, actor: str = "system") -> DatasetVersion:
+def export(ctx: LoopContext, path: Path, *, fmt: str, actor: str = "system") -> DatasetVersion:
     """Write the decided items to ``path`` and record the dataset version with its provenance.
 
     The provenance file beside the export also anchors the audit log: ``audit`` holds the number
@@ -143,10 +141,10 @@ def export(project: Project, path: Path, *, fmt: str, actor: str = "system") -> 
     """
     if fmt not in FORMATS:
         raise ConfigError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
-    rows = labelled_rows(project)
+    rows = labelled_rows(ctx)
     digest = content_hash(rows)
-    provenance = provenance_of(project, rows, digest, certified=_is_certified(project, digest))
-    with project.engine.connect() as conn:
+    provenance = provenance_of(ctx, rows, digest, certified=_is_certified(ctx, digest))
+    with ctx.engine.connect() as conn:
         provenance["audit"] = chain_head(conn).as_json()
     if fmt == "csv":
         provenance["csv_formulas"] = GUARD_NOTE
@@ -157,13 +155,13 @@ def export(project: Project, path: Path, *, fmt: str, actor: str = "system") -> 
     else:
         write_rows(rows, path, fmt)
         path.with_name(path.name + ".provenance.json").write_text(json.dumps(provenance, indent=2))
-    with project.writer.begin() as conn:
-        found = record_version(conn, project, provenance)
+    with ctx.writer.begin() as conn:
+        found = record_version(conn, ctx, provenance)
         append_event(
             conn,
             actor=actor,
             action="dataset.export",
-            project_id=project.id,
+            project_id=ctx.id,
             payload={
                 "version_id": found,
                 "content_hash": digest,

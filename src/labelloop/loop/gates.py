@@ -20,21 +20,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
 from labelloop.codec import label_key
 from labelloop.errors import ConflictError
-from labelloop.loop.aggregating import answers_table
+from labelloop.loop.aggregating import AnswersCache
 from labelloop.loop.annotator_skill import accuracy_interval
+from labelloop.loop.context import LoopContext
 from labelloop.loop.gold import gold_scores
+from labelloop.loop.reporting import status as project_status
 from labelloop.quality.aggregation import DawidSkene
 from labelloop.store import tables as t
 from labelloop.store.events import append_event
-
-if TYPE_CHECKING:
-    from labelloop.loop.project import Project
 
 Z95 = 1.959964
 
@@ -50,29 +49,29 @@ class Gate:
     detail: str
 
 
-def estimated_accuracy(project: Project) -> dict[str, Any]:
+def estimated_accuracy(ctx: LoopContext, answers: AnswersCache) -> dict[str, Any]:
     """The finished dataset's estimated accuracy with an interval, and how it was reached."""
-    with project.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         finals = list(
             conn.execute(
                 select(
                     t.final_labels.c.item_id, t.final_labels.c.label, t.final_labels.c.source
-                ).where(t.final_labels.c.project_id == project.id)
+                ).where(t.final_labels.c.project_id == ctx.id)
             ).all()
         )
         rounds = conn.execute(
             select(t.routing_rounds).where(
-                t.routing_rounds.c.project_id == project.id, t.routing_rounds.c.status == "passed"
+                t.routing_rounds.c.project_id == ctx.id, t.routing_rounds.c.status == "passed"
             )
         ).all()
-        gold = gold_scores(conn, project)
-        items, annotators, labels = answers_table(conn, project)
+        gold = gold_scores(conn, ctx)
+        items, annotators, labels = answers.table(conn, ctx)
     n = len(finals)
     if n == 0:
         return {"estimate": None, "low": None, "high": None, "n_items": 0, "notes": ["no labels"]}
     auto = sum(r.sample_errors / r.sample_size * r.n_candidates for r in rounds if r.sample_size)
     auto_high = float(sum(r.error_bound or 0 for r in rounds))
-    human = _human_errors(project, finals, gold, items, annotators, labels)
+    human = _human_errors(ctx, finals, gold, items, annotators, labels)
     errors = auto + human["errors"]
     measured = n - human["unmeasured"]
     return {
@@ -88,15 +87,15 @@ def estimated_accuracy(project: Project) -> dict[str, Any]:
 
 
 def _human_errors(
-    project: Project,
+    ctx: LoopContext,
     finals: list[Any],
     gold: dict[str, tuple[int, int]],
     items: Sequence[int],
     annotators: Sequence[str],
     labels: Sequence[str],
 ) -> dict[str, Any]:
-    min_gold = project.config.quality.min_gold_answers
-    confidence = project.config.routing.confidence
+    min_gold = ctx.config.quality.min_gold_answers
+    confidence = ctx.config.routing.confidence
     answers: dict[int, list[tuple[str, str]]] = {}
     for item, who, key in zip(items, annotators, labels, strict=True):
         answers.setdefault(item, []).append((who, key))
@@ -143,12 +142,14 @@ def _human_errors(
     }
 
 
-def check_gates(project: Project, *, accuracy: dict[str, Any] | None = None) -> list[Gate]:
-    """Every gate of the project, passed or not (``accuracy``: an :func:`estimated_accuracy`
+def check_gates(
+    ctx: LoopContext, answers: AnswersCache, *, accuracy: dict[str, Any] | None = None
+) -> list[Gate]:
+    """Every gate of the ctx, passed or not (``accuracy``: an :func:`estimated_accuracy`
     already computed)."""
-    config = project.config
+    config = ctx.config
     gates_cfg = config.quality.gates
-    status = project.status()
+    status = project_status(ctx)
     gates = []
     holdout = status["holdout"]
     need = gates_cfg.min_holdout or holdout["size"]
@@ -171,7 +172,7 @@ def check_gates(project: Project, *, accuracy: dict[str, Any] | None = None) -> 
             f"{undecided} items still have no final label",
         )
     )
-    accuracy = accuracy or estimated_accuracy(project)
+    accuracy = accuracy or estimated_accuracy(ctx, answers)
     low = accuracy["low"]
     gates.append(
         Gate(
@@ -185,8 +186,8 @@ def check_gates(project: Project, *, accuracy: dict[str, Any] | None = None) -> 
         )
     )
     if gates_cfg.min_gold_accuracy is not None:
-        with project.engine.connect() as conn:
-            scores = gold_scores(conn, project)
+        with ctx.engine.connect() as conn:
+            scores = gold_scores(conn, ctx)
         hits = sum(h for h, _ in scores.values())
         n = sum(k for _, k in scores.values())
         value = hits / n if n else None
@@ -200,15 +201,15 @@ def check_gates(project: Project, *, accuracy: dict[str, Any] | None = None) -> 
             )
         )
     if gates_cfg.min_agreement is not None:
-        gates.append(_agreement_gate(project, gates_cfg.min_agreement))
+        gates.append(_agreement_gate(ctx, answers, gates_cfg.min_agreement))
     return gates
 
 
-def _agreement_gate(project: Project, threshold: float) -> Gate:
+def _agreement_gate(ctx: LoopContext, answers: AnswersCache, threshold: float) -> Gate:
     from labelloop.quality.agreement import per_label_agreement
 
-    with project.engine.connect() as conn:
-        items, annotators, labels = answers_table(conn, project)
+    with ctx.engine.connect() as conn:
+        items, annotators, labels = answers.table(conn, ctx)
     if len(set(items)) == len(items):
         return Gate("agreement", False, None, threshold, "no item has two answers: not measurable")
     per_label = per_label_agreement(items, annotators, labels)
@@ -225,25 +226,25 @@ def _agreement_gate(project: Project, threshold: float) -> Gate:
     return Gate("agreement", not failing, float(worst), threshold, detail)
 
 
-def certify(project: Project, *, actor: str = "system") -> dict[str, Any]:
+def certify(ctx: LoopContext, answers: AnswersCache, *, actor: str = "system") -> dict[str, Any]:
     """Certify the dataset as it stands now, if every gate passes; raise naming what failed."""
     from labelloop.loop.exporting import content_hash, labelled_rows, provenance_of, record_version
 
-    accuracy = estimated_accuracy(project)
-    gates = check_gates(project, accuracy=accuracy)
+    accuracy = estimated_accuracy(ctx, answers)
+    gates = check_gates(ctx, answers, accuracy=accuracy)
     failed = [g for g in gates if not g.passed]
     if failed:
         raise ConflictError("cannot certify: " + "; ".join(f"{g.name}: {g.detail}" for g in failed))
-    rows = labelled_rows(project)
+    rows = labelled_rows(ctx)
     digest = content_hash(rows)
-    provenance = provenance_of(project, rows, digest, certified=True)
-    with project.writer.begin() as conn:
-        found = record_version(conn, project, provenance)
+    provenance = provenance_of(ctx, rows, digest, certified=True)
+    with ctx.writer.begin() as conn:
+        found = record_version(conn, ctx, provenance)
         append_event(
             conn,
             actor=actor,
             action="dataset.certify",
-            project_id=project.id,
+            project_id=ctx.id,
             payload={
                 "version_id": int(found),
                 "content_hash": digest,

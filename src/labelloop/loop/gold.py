@@ -3,7 +3,7 @@
 A gold answer never becomes a label; it measures the person. A wrong one is answered with the
 right label and the guideline passage behind it. Once someone has given
 ``quality.min_gold_answers`` gold answers and their accuracy is under
-``quality.min_annotator_accuracy``, they are flagged to admins, paused on the project, and their
+``quality.min_annotator_accuracy``, they are flagged to admins, paused on the ctx, and their
 open leases go back to the queue.
 """
 
@@ -13,16 +13,14 @@ import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
 from labelloop.accounts.memberships import flag_member
 from labelloop.errors import NotFoundError
+from labelloop.loop.context import LoopContext
 from labelloop.store import tables as t
-
-if TYPE_CHECKING:
-    from labelloop.loop.project import Project
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ def guideline_passage(guidelines: str, label: Any, note: str | None = None) -> s
 
 
 def gold_scores(
-    conn: Connection, project: Project, *, annotator: str | None = None
+    conn: Connection, ctx: LoopContext, *, annotator: str | None = None
 ) -> dict[str, tuple[int, int]]:
     """Each annotator's (or only ``annotator``'s) (right, answered) gold questions, from their
     *first* answer to each: one taken back and answered again after seeing the right label counts
@@ -58,7 +56,7 @@ def gold_scores(
         select(a.c.annotator, a.c.item_id, a.c.label, i.c.given_label)
         .join(i, i.c.id == a.c.item_id)
         .where(
-            a.c.project_id == project.id,
+            a.c.project_id == ctx.id,
             i.c.is_gold,
             or_(a.c.flag.is_(None), a.c.flag == "retracted"),
             *who,
@@ -75,7 +73,7 @@ def gold_scores(
 
 def check_gold_answer(
     conn: Connection,
-    project: Project,
+    ctx: LoopContext,
     *,
     item: Any,
     label: Any,
@@ -84,19 +82,20 @@ def check_gold_answer(
 ) -> GoldFeedback | None:
     """Feedback for a wrong answer to gold ``item`` (None when right); flag the person if their
     gold accuracy fell under the floor."""
-    _maybe_flag(conn, project, annotator, now)
+    _maybe_flag(conn, ctx, annotator, now)
     if label == item.given_label:
         return None
     return GoldFeedback(
-        item.given_label, guideline_passage(project.guidelines(), item.given_label, item.gold_note)
+        item.given_label,
+        guideline_passage(t.current_guidelines(conn, ctx.id), item.given_label, item.gold_note),
     )
 
 
-def _maybe_flag(conn: Connection, project: Project, annotator: str, now: datetime) -> None:
-    quality = project.config.quality
+def _maybe_flag(conn: Connection, ctx: LoopContext, annotator: str, now: datetime) -> None:
+    quality = ctx.config.quality
     if not quality.min_annotator_accuracy:
         return
-    hits, n = gold_scores(conn, project, annotator=annotator).get(annotator, (0, 0))
+    hits, n = gold_scores(conn, ctx, annotator=annotator).get(annotator, (0, 0))
     if n < quality.min_gold_answers or hits / n >= quality.min_annotator_accuracy:
         return
     reason = (
@@ -104,17 +103,17 @@ def _maybe_flag(conn: Connection, project: Project, annotator: str, now: datetim
     )
     # Answers stored through the library may come from a name without an account: nobody to pause.
     with contextlib.suppress(NotFoundError):
-        flag_member(conn, project_id=project.id, username=annotator, reason=reason, now=now)
-    release_leases(conn, project, annotator)
+        flag_member(conn, project_id=ctx.id, username=annotator, reason=reason, now=now)
+    release_leases(conn, ctx, annotator)
 
 
-def release_leases(conn: Connection, project: Project, annotator: str) -> int:
+def release_leases(conn: Connection, ctx: LoopContext, annotator: str) -> int:
     """Return ``annotator``'s open leases on the project to the queue; an answer on one of them
     is refused (status "released")."""
     tk, i = t.tasks, t.items
     open_tasks = conn.execute(
         select(tk.c.id, tk.c.item_id, tk.c.kind).where(
-            tk.c.project_id == project.id, tk.c.assignee == annotator, tk.c.status == "open"
+            tk.c.project_id == ctx.id, tk.c.assignee == annotator, tk.c.status == "open"
         )
     ).all()
     if not open_tasks:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Integer, bindparam, func, select, text
@@ -20,15 +20,13 @@ from sqlalchemy import Connection, Integer, bindparam, func, select, text
 from labelloop.errors import InputFileError, Reject
 from labelloop.io.items import iter_items
 from labelloop.io.records import ItemRecord
+from labelloop.loop.context import LoopContext
 from labelloop.loop.queue import HOLDOUT_PRIORITY
 from labelloop.routing.holdout import draw_holdout, holdout_size
 from labelloop.routing.rules import RuleSet, compile_rule
 from labelloop.store import tables as t
 from labelloop.store.bulk import column_in, insert_rows, plan_each_statement
 from labelloop.store.events import append_event
-
-if TYPE_CHECKING:
-    from labelloop.loop.project import Project
 
 BATCH = 5000
 ANALYZE_AFTER = 1000  # new items that make PostgreSQL refresh the items table's statistics
@@ -47,7 +45,7 @@ class ImportReport:
 
 
 def import_file(
-    project: Project,
+    ctx: LoopContext,
     path: Path,
     *,
     fmt: str | None = None,
@@ -71,10 +69,10 @@ def import_file(
     rejects: list[Reject] = []
     added = unchanged = labelled = 0
     batch: list[ItemRecord] = []
-    config = project.config
+    config = ctx.config
     if gold:
         config = config.model_copy(update={"label_field": config.label_field or "label"})
-    with project.writer.begin() as conn:
+    with ctx.writer.begin() as conn:
         plan_each_statement(conn)
         for seen, record in enumerate(iter_items(path, config=config, fmt=fmt), 1):
             if gold and not isinstance(record, Reject) and record.label is None:
@@ -86,16 +84,16 @@ def import_file(
             else:
                 batch.append(record)
             if len(batch) >= BATCH:
-                a, u, lab = _insert(conn, project, batch, gold=gold)
+                a, u, lab = _insert(conn, ctx, batch, gold=gold)
                 added, unchanged, labelled = added + a, unchanged + u, labelled + lab
                 batch.clear()
             if progress is not None and seen % 1000 == 0:
                 progress(seen)
         if rejects and not skip_invalid:
             raise InputFileError(rejects)  # rolls the transaction back: nothing is stored
-        a, u, lab = _insert(conn, project, batch, gold=gold)
+        a, u, lab = _insert(conn, ctx, batch, gold=gold)
         added, unchanged, labelled = added + a, unchanged + u, labelled + lab
-        holdout_added = 0 if gold else _top_up_holdout(conn, project)
+        holdout_added = 0 if gold else _top_up_holdout(conn, ctx)
         if added >= ANALYZE_AFTER and conn.dialect.name == "postgresql":
             # Fresh statistics: planned on a table it believes empty, next-task sorts the whole
             # pool (0.2 s at 200,000 items) instead of walking the queue index.
@@ -108,7 +106,7 @@ def import_file(
             conn,
             actor=actor,
             action="items.import",
-            project_id=project.id,
+            project_id=ctx.id,
             payload={
                 "file": str(path),
                 "added": added,
@@ -122,24 +120,24 @@ def import_file(
 
 
 def _insert(
-    conn: Connection, project: Project, batch: list[ItemRecord], *, gold: bool = False
+    conn: Connection, ctx: LoopContext, batch: list[ItemRecord], *, gold: bool = False
 ) -> tuple[int, int, int]:
     if not batch:
         return 0, 0, 0
     if gold:
-        return _insert_gold(conn, project, batch)
-    fresh = _new_records(conn, project, batch)
+        return _insert_gold(conn, ctx, batch)
+    fresh = _new_records(conn, ctx, batch)
     if fresh:
-        tiers = _rules(project).tiers_for([r.data for r in fresh])
-        skills = _skills(project, [r.data for r in fresh])
+        tiers = _rules(ctx).tiers_for([r.data for r in fresh])
+        skills = _skills(ctx, [r.data for r in fresh])
         # Before any model exists the queue is in random order (priority in [0, 1)).
-        order = project.rng.random(len(fresh))
+        order = ctx.rng.random(len(fresh))
         insert_rows(
             conn,
             t.items,
             [
                 {
-                    "project_id": project.id,
+                    "project_id": ctx.id,
                     "key": r.key,
                     "data": r.data,
                     "given_label": r.label,
@@ -157,7 +155,7 @@ def _insert(
         ids = dict(
             conn.execute(
                 select(t.items.c.key, t.items.c.id).where(
-                    t.items.c.project_id == project.id,
+                    t.items.c.project_id == ctx.id,
                     column_in(conn, t.items.c.key, [r.key for r in with_label]),
                 )
             ).all()
@@ -168,7 +166,7 @@ def _insert(
             [
                 {
                     "item_id": ids[r.key],
-                    "project_id": project.id,
+                    "project_id": ctx.id,
                     "label": r.label,
                     "source": "imported",
                     "decided_by": "import",
@@ -180,13 +178,13 @@ def _insert(
     return len(fresh), len(batch) - len(fresh), len(with_label)
 
 
-def _new_records(conn: Connection, project: Project, batch: list[ItemRecord]) -> list[ItemRecord]:
+def _new_records(conn: Connection, ctx: LoopContext, batch: list[ItemRecord]) -> list[ItemRecord]:
     """The records of ``batch`` whose key is not in the project yet."""
     keys = [r.key for r in batch]
     existing = set(
         conn.execute(
             select(t.items.c.key).where(
-                t.items.c.project_id == project.id, column_in(conn, t.items.c.key, keys)
+                t.items.c.project_id == ctx.id, column_in(conn, t.items.c.key, keys)
             )
         ).scalars()
     )
@@ -194,17 +192,17 @@ def _new_records(conn: Connection, project: Project, batch: list[ItemRecord]) ->
 
 
 def _insert_gold(
-    conn: Connection, project: Project, batch: list[ItemRecord]
+    conn: Connection, ctx: LoopContext, batch: list[ItemRecord]
 ) -> tuple[int, int, int]:
-    fresh = _new_records(conn, project, batch)
-    skills = _skills(project, [r.data for r in fresh])
+    fresh = _new_records(conn, ctx, batch)
+    skills = _skills(ctx, [r.data for r in fresh])
     if fresh:
         insert_rows(
             conn,
             t.items,
             [
                 {
-                    "project_id": project.id,
+                    "project_id": ctx.id,
                     "key": r.key,
                     "data": {k: v for k, v in r.data.items() if k != "gold_note"},
                     "given_label": r.label,
@@ -221,26 +219,26 @@ def _insert_gold(
     return len(fresh), len(batch) - len(fresh), len(fresh)
 
 
-def _rules(project: Project) -> RuleSet:
-    return RuleSet([(rule.when, rule.tier) for rule in project.config.routing.rules])
+def _rules(ctx: LoopContext) -> RuleSet:
+    return RuleSet([(rule.when, rule.tier) for rule in ctx.config.routing.rules])
 
 
-def _skills(project: Project, records: list[dict[str, Any]]) -> list[str | None]:
+def _skills(ctx: LoopContext, records: list[dict[str, Any]]) -> list[str | None]:
     """The skill of the first skill rule each record matches (None: anyone may do it)."""
-    rules = [(compile_rule(rule.when), rule.skill) for rule in project.config.routing.skills]
+    rules = [(compile_rule(rule.when), rule.skill) for rule in ctx.config.routing.skills]
     if not rules:
         return [None] * len(records)
     return [next((skill for rule, skill in rules if rule.matches(r)), None) for r in records]
 
 
-def _top_up_holdout(conn: Connection, project: Project) -> int:
+def _top_up_holdout(conn: Connection, ctx: LoopContext) -> int:
     """Keep a random holdout of the size the target asks for the current pool."""
-    routing = project.config.routing
+    routing = ctx.config.routing
     n_items = (
         conn.execute(
             select(func.count())
             .select_from(t.items)
-            .where(t.items.c.project_id == project.id, ~t.items.c.is_gold)
+            .where(t.items.c.project_id == ctx.id, ~t.items.c.is_gold)
         ).scalar()
         or 0
     )
@@ -248,7 +246,7 @@ def _top_up_holdout(conn: Connection, project: Project) -> int:
         conn.execute(
             select(func.count())
             .select_from(t.items)
-            .where(t.items.c.project_id == project.id, t.items.c.is_holdout)
+            .where(t.items.c.project_id == ctx.id, t.items.c.is_holdout)
         ).scalar()
         or 0
     )
@@ -262,7 +260,7 @@ def _top_up_holdout(conn: Connection, project: Project) -> int:
     if want <= have:
         return 0
     candidate = (
-        t.items.c.project_id == project.id,
+        t.items.c.project_id == ctx.id,
         t.items.c.status == "new",
         t.items.c.tier.is_(None),
         ~t.items.c.is_holdout,
@@ -272,7 +270,7 @@ def _top_up_holdout(conn: Connection, project: Project) -> int:
     )
     # Draw places in id order (the very draw that drawing from the ids would make), then fetch
     # only the ids at those places: a million candidate ids never leave the database.
-    places = draw_holdout(np.arange(n_candidates, dtype=np.int64), want - have, project.rng)
+    places = draw_holdout(np.arange(n_candidates, dtype=np.int64), want - have, ctx.rng)
     if len(places) == 0:  # every item came with a label: nothing is left to hold out
         return 0
     ranked = (
@@ -292,7 +290,7 @@ def _top_up_holdout(conn: Connection, project: Project) -> int:
     )
     # A place can be gone if a concurrent answer took a candidate out between the two queries.
     chosen = [ids[int(p) + 1] for p in places if int(p) + 1 in ids]
-    order = project.rng.random(len(chosen))
+    order = ctx.rng.random(len(chosen))
     conn.execute(
         t.items.update().where(t.items.c.id == bindparam("item_id")),
         [

@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from labelloop.errors import ModelError
 from labelloop.learn.batch_scoring import BatchScorer, import_ray, score_batches
-from labelloop.loop.labelcodec import Label, decode
+from labelloop.loop.context import LoopContext
 from labelloop.settings import Settings
 from labelloop.store import tables as t
 
 if TYPE_CHECKING:
-    from labelloop.loop.project import LoadedModel, Project
+    from labelloop.loop.model_registry import LoadedModel
 
 BATCH = 10_000
 
@@ -34,12 +34,12 @@ class ScoredBatch:
 
     item_ids: np.ndarray
     proba: np.ndarray
-    labels: list[Label]
+    labels: list[Any]
     confidence: np.ndarray
 
 
 def score_pool(
-    project: Project,
+    ctx: LoopContext,
     loaded: LoadedModel,
     item_ids: np.ndarray,
     X: Any,
@@ -52,20 +52,18 @@ def score_pool(
     ``executor`` is ``"local"`` or ``"ray"``; default: the ``scoring`` setting. Ray batches come
     back in no fixed order.
     """
-    executor = executor or project.settings.scoring
+    executor = executor or ctx.settings.scoring
     scorer = BatchScorer(loaded.model, loaded.featurizer, loaded.calibrator)
     if executor == "ray":
-        start_ray(project.settings)
-        batches = record_batches(project, item_ids, batch_size)
+        start_ray(ctx.settings)
+        batches = record_batches(ctx, item_ids, batch_size)
     else:
         batches = (
             {"item_id": item_ids[at : at + batch_size], "features": X[at : at + batch_size]}
             for at in range(0, len(item_ids), batch_size)
         )
-    for out in score_batches(
-        batches, scorer, executor=executor, workers=project.settings.ray_workers
-    ):
-        labels, confidence = decode(project.config, out["proba"])
+    for out in score_batches(batches, scorer, executor=executor, workers=ctx.settings.ray_workers):
+        labels, confidence = ctx.kind.suggest(out["proba"])
         yield ScoredBatch(out["item_id"], out["proba"], labels, confidence)
 
 
@@ -78,16 +76,16 @@ def start_ray(settings: Settings) -> Any:
 
 
 def record_batches(
-    project: Project, item_ids: np.ndarray, batch_size: int
+    ctx: LoopContext, item_ids: np.ndarray, batch_size: int
 ) -> Iterator[dict[str, Any]]:
     """Ids and records (JSON text) of the sorted ``item_ids``, ``batch_size`` at a time."""
     i = t.items
-    with project.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         for at in range(0, len(item_ids), batch_size):
             ids = item_ids[at : at + batch_size]
             rows = conn.execute(
                 select(i.c.id, i.c.data)
-                .where(i.c.project_id == project.id, i.c.id.between(int(ids[0]), int(ids[-1])))
+                .where(i.c.project_id == ctx.id, i.c.id.between(int(ids[0]), int(ids[-1])))
                 .order_by(i.c.id)
             ).all()
             data = {row.id: row.data for row in rows}

@@ -1,57 +1,73 @@
-"""A handle on one project in a store: the library API of the loop."""
+"""A handle on one project in a store: the library's front to the loop.
+
+:class:`Project` holds a :class:`~labelloop.loop.context.LoopContext` and one of each state
+holder (feature cache, model registry, answers table, vote model) and hands them to the steps,
+plain functions in the modules of :mod:`labelloop.loop`; it adds no logic of its own but the
+choice of what a due retrain does.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from labelloop.accounts.memberships import Membership, join, remove_membership, set_membership
 from labelloop.config import ProjectConfig, parse_config
 from labelloop.errors import ConfigError, NotFoundError
+from labelloop.jobs import queue as job_queue
+from labelloop.jobs.worker import Worker, attach, detach
+from labelloop.loop import (
+    agreement_report,
+    annotator_skill,
+    audit_rounds,
+    dispatch,
+    exporting,
+    gates,
+    gold,
+    importing,
+    labels,
+    reporting,
+    suspect_labels,
+    training,
+    training_set,
+)
+from labelloop.loop import queue as task_queue
+from labelloop.loop.aggregating import AnswersCache, VoteModel
+from labelloop.loop.context import LoopContext
+from labelloop.loop.feature_cache import FeatureCache, Features
+from labelloop.loop.model_registry import LoadedModel, ModelRegistry
 from labelloop.settings import Settings
 from labelloop.store import tables as t
 from labelloop.store.engine import make_engine, upgrade, writer
 from labelloop.store.events import append_event
 
+if TYPE_CHECKING:
+    from labelloop.loop.audit_rounds import RouteOutcome
+    from labelloop.loop.exporting import DatasetVersion
+    from labelloop.loop.gates import Gate
+    from labelloop.loop.importing import ImportReport
+    from labelloop.loop.labels import AnnotationResult
+    from labelloop.loop.queue import Task
+    from labelloop.loop.suspect_labels import ProjectSuspects
+    from labelloop.loop.training import ModelVersionInfo
 
-@dataclass
-class FeatureCache:
-    """Model inputs of every item, built once per pool and reused by training and scoring."""
-
-    item_ids: np.ndarray
-    X: Any
-    featurizer: Any
-
-    def rows(self, ids: np.ndarray) -> np.ndarray:
-        """Positions of ``ids`` in the cache."""
-        return np.searchsorted(self.item_ids, ids)
-
-
-@dataclass
-class LoadedModel:
-    """A model version in memory, ready to score."""
-
-    version: int
-    model: Any
-    featurizer: Any
-    calibrator: Any
-    metrics: dict[str, Any] = field(default_factory=dict)
+RETRAIN_MODES = ("background", "sync", "off")
 
 
 class Project:
     """One labelling project: its config, items, models, queue and labels.
 
     ``retrain`` decides what happens after every ``config.retrain.every`` new human labels:
-    ``"background"`` trains on a worker thread, ``"sync"`` trains before ``annotate`` returns,
-    ``"off"`` leaves it to explicit :meth:`train` calls.
+    ``"background"`` queues a durable "train" job (one at a time per project) that this process's
+    job worker runs, ``"sync"`` trains before ``annotate`` returns, ``"off"`` leaves it to explicit
+    :meth:`train` calls. In ``"background"`` a routing round whose audit item was answered is
+    evaluated by a durable "route" job too; otherwise before ``annotate`` returns.
     """
 
     def __init__(
@@ -64,27 +80,65 @@ class Project:
         retrain: str = "background",
         random_state: int | None = None,
     ) -> None:
-        if retrain not in ("background", "sync", "off"):
+        if retrain not in RETRAIN_MODES:
             raise ValueError(
-                f"The 'retrain' parameter of Project must be one of background, sync, off. "
+                f"The 'retrain' parameter of Project must be one of {', '.join(RETRAIN_MODES)}. "
                 f"Got {retrain!r} instead."
             )
-        self.engine = engine
-        self.writer = writer(engine)
-        self.id = project_id
-        self.config = config
-        self.settings = settings or Settings()
+        self.context = LoopContext(
+            engine, project_id, config, settings or Settings(), random_state=random_state
+        )
         self.retrain = retrain
-        self.rng = np.random.default_rng(random_state)
-        self.random_state = random_state
-        self._features: FeatureCache | None = None
-        self._current: LoadedModel | None = None
+        self.features = Features()
+        self.models = ModelRegistry()
+        self.answers = AnswersCache()
+        self.votes = VoteModel(self.context, self.answers)
         self._train_lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
-        self._votes: Any = None
-        #: (newest audit event id, answers table) of :func:`aggregating.answers_table`.
-        self.answers_cache: tuple[int, Any] | None = None
-        self.pending: Future[Any] | None = None
+        self._worker: Worker | None = None  # the job worker this handle attached to
+        #: Ids of the jobs this handle queued that :meth:`wait` has not reported yet.
+        self.pending: set[int] = set()
+
+    # -- what the context holds ----------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The store."""
+        return self.context.engine
+
+    @property
+    def writer(self) -> Engine:
+        """The store, for write transactions."""
+        return self.context.writer
+
+    @property
+    def id(self) -> int:
+        """The project's id in the store."""
+        return self.context.id
+
+    @property
+    def config(self) -> ProjectConfig:
+        """The project's configuration."""
+        return self.context.config
+
+    @property
+    def settings(self) -> Settings:
+        """Where and how labelloop runs."""
+        return self.context.settings
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The generator randomised steps draw from."""
+        return self.context.rng
+
+    @property
+    def random_state(self) -> int | None:
+        """The seed of :attr:`rng` and of model training."""
+        return self.context.random_state
+
+    @property
+    def name(self) -> str:
+        """The project's name."""
+        return self.context.name
 
     # -- opening -------------------------------------------------------------------------
 
@@ -155,11 +209,6 @@ class Project:
             **kwargs,
         )
 
-    @property
-    def name(self) -> str:
-        """The project's name."""
-        return self.config.name
-
     # -- guidelines ----------------------------------------------------------------------
 
     def guideline_version(self) -> int:
@@ -170,15 +219,7 @@ class Project:
     def guidelines(self) -> str:
         """The current guideline text."""
         with self.engine.connect() as conn:
-            return str(
-                conn.execute(
-                    select(t.guidelines.c.text)
-                    .where(t.guidelines.c.project_id == self.id)
-                    .order_by(t.guidelines.c.version.desc())
-                    .limit(1)
-                ).scalar()
-                or ""
-            )
+            return t.current_guidelines(conn, self.id)
 
     def update_guidelines(self, text: str, *, author: str) -> int:
         """Store a new guideline version; later annotations record it."""
@@ -222,207 +263,199 @@ class Project:
     def remove_member(self, username: str, *, actor: str) -> None:
         """Take ``username`` off the project; the leases they hold go back to the queue and an
         answer on one of them is refused."""
-        from labelloop.loop.gold import release_leases
-
         with self.writer.begin() as conn:
             remove_membership(conn, project_id=self.id, username=username, actor=actor)
-            release_leases(conn, self, username)
+            gold.release_leases(conn, self.context, username)
 
     # -- the loop's steps (each lives in its own module) ---------------------------------
 
-    def import_file(self, path: str | Path, **kwargs: Any) -> Any:
+    def import_file(self, path: str | Path, **kwargs: Any) -> ImportReport:
         """Import items from JSONL, CSV or Parquet (see :mod:`labelloop.loop.importing`)."""
-        from labelloop.loop.importing import import_file
-
-        report = import_file(self, Path(path), **kwargs)
-        self._features = None
+        report = importing.import_file(self.context, Path(path), **kwargs)
+        self.features.forget()
         return report
 
-    def next_tasks(self, n: int = 1, **kwargs: Any) -> list[Any]:
+    def next_tasks(self, n: int = 1, **kwargs: Any) -> list[Task]:
         """Hand out the ``n`` most valuable open tasks; see :mod:`labelloop.loop.queue`."""
-        from labelloop.loop.queue import next_tasks
-
-        return next_tasks(self, n, **kwargs)
-
-    def retract(self, task_id: int, *, annotator: str, now: datetime | None = None) -> Any:
-        """Undo one's answer to a task and get the task back; see :func:`labels.retract`."""
-        from labelloop.loop.labels import retract
-
-        return retract(self, task_id, annotator=annotator, now=now)
-
-    def aggregator(self) -> Any:
-        """The project's truth inference for one item's answers (see
-        :mod:`labelloop.loop.aggregating`)."""
-        from labelloop.loop.aggregating import VoteModel
-
-        if self._votes is None:
-            self._votes = VoteModel(self)
-        return self._votes
+        return task_queue.next_tasks(self.context, n, **kwargs)
 
     def skip_task(self, task_id: int, *, annotator: str) -> None:
         """Give a leased task back unanswered."""
-        from labelloop.loop.queue import skip_task
+        task_queue.skip_task(self.context, task_id, annotator=annotator)
 
-        skip_task(self, task_id, annotator=annotator)
-
-    def annotate(self, item_id: int, label: Any, **kwargs: Any) -> Any:
-        """Record a human label; may trigger retraining. See :mod:`labelloop.loop.labels`."""
-        from labelloop.loop.labels import annotate
-
-        result = annotate(self, item_id, label, **kwargs)
-        if result.created:
-            if result.round_id is not None:
-                self.route()  # an audit answer may complete its round
-            self._maybe_retrain()
+    def submit(
+        self,
+        task_id: int,
+        answer: Any,
+        *,
+        person: str,
+        client_key: str | None = None,
+        flag: str | None = None,
+    ) -> AnnotationResult:
+        """``person``'s answer to their own task, as one unit of work, then the reactions to
+        what it led to (:func:`labelloop.loop.labels.submit`, :mod:`labelloop.loop.dispatch`)."""
+        result = labels.submit(
+            self.context,
+            self.votes,
+            task_id,
+            answer,
+            person=person,
+            client_key=client_key,
+            flag=flag,
+        )
+        dispatch.dispatch(self, result.outcomes)
         return result
 
-    def train(self, *, actor: str = "system") -> Any:
-        """Train a model version now, promote it if not worse, rescore and route."""
-        from labelloop.loop.routing import route
-        from labelloop.loop.training import train
+    def annotate(
+        self,
+        item_id: int,
+        label: Any,
+        *,
+        annotator: str,
+        task_id: int | None = None,
+        client_key: str | None = None,
+        flag: str | None = None,
+    ) -> AnnotationResult:
+        """Record a human label on an item (the library trusts its caller with any task id),
+        then the reactions to what it led to. See :func:`labelloop.loop.labels.annotate`."""
+        result = labels.annotate(
+            self.context,
+            self.votes,
+            item_id,
+            label,
+            annotator=annotator,
+            task_id=task_id,
+            client_key=client_key,
+            flag=flag,
+        )
+        dispatch.dispatch(self, result.outcomes)
+        return result
 
+    def retract(self, task_id: int, *, annotator: str, now: datetime | None = None) -> datetime:
+        """Undo one's answer to a task and get the task back; see :func:`labels.retract`."""
+        return labels.retract(self.context, task_id, annotator=annotator, now=now)
+
+    def train(self, *, actor: str = "system") -> ModelVersionInfo | None:
+        """Train a model version now, promote it if not worse, rescore and route."""
         with self._train_lock:
-            version = train(self, actor=actor)
-            route(self)
+            version = training.train(self.context, self.features, self.models, actor=actor)
+            audit_rounds.route(self.context)
         return version
 
-    def route(self) -> Any:
-        """Evaluate or start an auto-accept round; see :mod:`labelloop.loop.routing`."""
-        from labelloop.loop.routing import route
+    def labels_since_last_model(self) -> int:
+        """Training labels gathered since the newest model version was trained."""
+        with self.engine.connect() as conn:
+            return training_set.labels_since_last_model(conn, self.id)
 
-        return route(self)
+    def route(self) -> RouteOutcome:
+        """Evaluate or start an auto-accept round; see :mod:`labelloop.loop.audit_rounds`."""
+        return audit_rounds.route(self.context)
 
-    def export(self, path: str | Path, *, fmt: str, actor: str = "system") -> Any:
+    def export(self, path: str | Path, *, fmt: str, actor: str = "system") -> DatasetVersion:
         """Write the labelled dataset as an immutable, content-hashed version."""
-        from labelloop.loop.exporting import export
-
-        return export(self, Path(path), fmt=fmt, actor=actor)
+        return exporting.export(self.context, Path(path), fmt=fmt, actor=actor)
 
     def annotator_report(self) -> list[dict[str, Any]]:
         """Per person: gold accuracy with its interval, Dawid-Skene accuracy, flag."""
-        from labelloop.loop.annotator_skill import annotator_report
-
-        return annotator_report(self)
+        return annotator_skill.annotator_report(self.context, self.answers)
 
     def estimated_accuracy(self) -> dict[str, Any]:
         """The finished dataset's estimated accuracy and interval (:mod:`labelloop.loop.gates`)."""
-        from labelloop.loop.gates import estimated_accuracy
+        return gates.estimated_accuracy(self.context, self.answers)
 
-        return estimated_accuracy(self)
-
-    def check_gates(self, **kwargs: Any) -> list[Any]:
+    def check_gates(self, **kwargs: Any) -> list[Gate]:
         """Every quality gate's verdict; see :func:`labelloop.loop.gates.check_gates`."""
-        from labelloop.loop.gates import check_gates
-
-        return check_gates(self, **kwargs)
+        return gates.check_gates(self.context, self.answers, **kwargs)
 
     def certify(self, *, actor: str = "system") -> dict[str, Any]:
         """Certify the current dataset if every gate passes (else ConflictError naming them)."""
-        from labelloop.loop.gates import certify
+        return gates.certify(self.context, self.answers, actor=actor)
 
-        return certify(self, actor=actor)
-
-    def find_label_errors(self, **kwargs: Any) -> Any:
+    def find_label_errors(self, **kwargs: Any) -> ProjectSuspects:
         """Rank likely wrong final labels; ``route=True`` sends them to the reviewer queue
-        (see :mod:`labelloop.loop.label_errors`)."""
-        from labelloop.loop.label_errors import find_project_label_errors
-
-        return find_project_label_errors(self, **kwargs)
+        (see :mod:`labelloop.loop.suspect_labels`)."""
+        return suspect_labels.find_project_label_errors(self.context, self.features, **kwargs)
 
     def status(self) -> dict[str, Any]:
         """Counts of items by state, the queue per tier, model versions and rounds."""
-        from labelloop.loop.reporting import status
-
-        return status(self)
+        return reporting.status(self.context)
 
     def agreement_report(self, **kwargs: Any) -> dict[str, Any]:
         """Agreement overall (with a bootstrap interval), per label, per annotator pair and per
         slice; see :mod:`labelloop.loop.agreement_report`."""
-        from labelloop.loop.agreement_report import agreement_report
-
-        return agreement_report(self, **kwargs)
+        return agreement_report.agreement_report(self.context, self.answers, **kwargs)
 
     def guideline_report(self, **kwargs: Any) -> dict[str, Any]:
         """The label pairs people split on most and the human–model confusion, with examples."""
-        from labelloop.loop.agreement_report import guideline_report
-
-        return guideline_report(self, **kwargs)
-
-    # -- caches used by the steps --------------------------------------------------------
-
-    def features(self) -> FeatureCache:
-        """Model inputs for every item (built once per pool)."""
-        from labelloop.learn.features import make_featurizer
-
-        with self.engine.connect() as conn:
-            count = conn.execute(
-                select(func.count()).select_from(t.items).where(t.items.c.project_id == self.id)
-            ).scalar()
-            if self._features is None or len(self._features.item_ids) != count:
-                rows = conn.execute(
-                    select(t.items.c.id, t.items.c.data)
-                    .where(t.items.c.project_id == self.id)
-                    .order_by(t.items.c.id)
-                ).all()
-                featurizer = make_featurizer(self.config)
-                X = featurizer.fit_transform([r.data for r in rows])
-                self._features = FeatureCache(
-                    np.array([r.id for r in rows], dtype=np.int64), X, featurizer
-                )
-        return self._features
+        return agreement_report.guideline_report(self.context, self.answers, **kwargs)
 
     def current_model(self) -> LoadedModel | None:
         """The promoted model version, loaded on first use."""
-        from labelloop.learn.persistence import load_model
+        return self.models.current(self.context)
 
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(t.model_versions)
-                .where(
-                    t.model_versions.c.project_id == self.id,
-                    t.model_versions.c.status == "promoted",
-                )
-                .order_by(t.model_versions.c.version.desc())
-                .limit(1)
-            ).first()
-        if row is None:
-            return None
-        if self._current is None or self._current.version != row.version:
-            model, featurizer, calibrator, _meta = load_model(Path(row.path))
-            self._current = LoadedModel(row.version, model, featurizer, calibrator, row.metrics)
-        return self._current
+    def feature_cache(self) -> FeatureCache:
+        """Model inputs for every item (built once per pool)."""
+        return self.features.get(self.context)
 
-    def remember(self, loaded: LoadedModel) -> None:
-        """Keep a freshly promoted model in memory."""
-        self._current = loaded
+    # -- background work -----------------------------------------------------------------
 
-    def _maybe_retrain(self) -> None:
-        if self.retrain == "off":
+    def round_answered(self) -> None:
+        """An audit item was answered: evaluate its routing round now (``sync``, ``off``) or in
+        a durable "route" job (``background``; one waits at most, behind a running one)."""
+        if self.retrain != "background":
+            self.route()
             return
-        from labelloop.loop.training import labels_since_last_model
+        self.pending.add(
+            self._ensure_worker().submit(
+                kind="route", project_id=self.id, params={}, created_by="system", once="queued"
+            )
+        )
 
-        if labels_since_last_model(self) < self.config.retrain.every:
+    def retrain_due(self) -> None:
+        """Enough new labels for a model: train now (``sync``), queue a train job
+        (``background``) or leave it (``off``)."""
+        if self.retrain == "off":
             return
         if self.retrain == "sync":
             self.train()
             return
-        if self.pending is not None and not self.pending.done():
-            return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain")
-        self.pending = self._executor.submit(self.train)
+        self.pending.add(
+            self._ensure_worker().submit(
+                kind="train", project_id=self.id, params={}, created_by="system", once="active"
+            )
+        )
+
+    def _ensure_worker(self) -> Worker:
+        """This process's job worker, attached to once per handle (it runs this project's jobs
+        on this handle, other projects' on ones it opens)."""
+        if self._worker is None:
+
+            def open_project(name: str) -> Project:
+                if name == self.name:
+                    return self
+                return Project.open(name, engine=self.engine, settings=self.settings)
+
+            self._worker = attach(
+                self.engine, open_project, interval=self.settings.job_heartbeat_seconds
+            )
+        return self._worker
 
     def wait(self) -> None:
-        """Block until a background retrain (if any) has finished; re-raise its error."""
-        if self.pending is not None:
-            self.pending.result()
+        """Block until the project's queued and running jobs, and those this handle queued, have
+        ended; :class:`~labelloop.errors.JobFailed` names the first that failed and why."""
+        awaited = self.pending | job_queue.active_ids(self.engine, project_id=self.id)
+        if not awaited:
+            return
+        self._ensure_worker()  # queued jobs need a worker, if nobody else runs one
+        self.pending = set()
+        job_queue.wait_for(self.engine, awaited)
 
     def close(self) -> None:
-        """Finish background work and release the worker thread."""
-        self.wait()
-        if self._executor is not None:
-            self._executor.shutdown()
-            self._executor = None
+        """Let go of the job worker; the last to let go stops it after the job it is running
+        (queued jobs stay queued in the store, for the next worker)."""
+        if self._worker is not None:
+            detach(self._worker)
+            self._worker = None
 
 
 def connect(settings: Settings | None = None, url: str | None = None) -> Engine:

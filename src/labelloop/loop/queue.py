@@ -9,22 +9,21 @@ under concurrency no item is handed out beyond its overlap: SQLite serialises wr
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, false, func, or_, select, text
+from sqlalchemy import Connection, and_, bindparam, false, func, or_, select
 
-from labelloop.config import TIERS
 from labelloop.errors import ConflictError, NotFoundError
 from labelloop.io.records import data_problem
+from labelloop.loop.context import LoopContext
+from labelloop.loop.model_registry import promoted_version
+from labelloop.store import locks
 from labelloop.store import tables as t
 from labelloop.store.events import append_event
-
-if TYPE_CHECKING:
-    from labelloop.loop.project import Project
+from labelloop.tiers import TIERS
 
 SUSPECT_PRIORITY = 1e8  # suspected label errors, sent back for review
 HOLDOUT_PRIORITY = 1e9  # holdout items: HOLDOUT_PRIORITY + a random number under 1
@@ -57,7 +56,7 @@ def _kind(is_holdout: bool, priority: float, tier: str | None, is_gold: bool = F
     return "rule" if tier is not None else "active"
 
 
-def _waiting(project: Project, tier: str, skills: Sequence[str] | None = None) -> tuple[Any, ...]:
+def _waiting(ctx: LoopContext, tier: str, skills: Sequence[str] | None = None) -> tuple[Any, ...]:
     """Undecided items for ``tier`` with room for another person; candidates of a round under
     audit wait for its verdict (only its sample is handed out). With ``skills``, only items that
     need no skill or one of them."""
@@ -72,12 +71,12 @@ def _waiting(project: Project, tier: str, skills: Sequence[str] | None = None) -
     # Reviewers and experts decide alone; escalating an item resets its counter. Dynamic overlap
     # raises an item's ``wanted`` one answer at a time.
     room = (
-        i.c.assigned < func.coalesce(i.c.wanted, project.config.tasks.overlap)
+        i.c.assigned < func.coalesce(i.c.wanted, ctx.config.tasks.overlap)
         if tier == "annotator"
         else i.c.assigned < 1
     )
     clauses = (
-        i.c.project_id == project.id,
+        i.c.project_id == ctx.id,
         i.c.status == "new",
         tier_clause,
         room,
@@ -94,7 +93,7 @@ def _skill_clause(skills: Sequence[str] | None) -> tuple[Any, ...]:
     return (or_(i.c.skill.is_(None), skilled),)
 
 
-def release_expired(conn: Connection, project: Project, now: datetime) -> int:
+def release_expired(conn: Connection, ctx: LoopContext, now: datetime) -> int:
     """Expire overdue leases and give their items their places back, each lease once.
 
     On PostgreSQL the items are locked first (the order a submit locks them in), skipping those
@@ -102,7 +101,7 @@ def release_expired(conn: Connection, project: Project, now: datetime) -> int:
     hand-outs never give one place back twice."""
     i, tk = t.items, t.tasks
     overdue = select(tk.c.item_id).where(
-        tk.c.project_id == project.id, tk.c.status == "open", tk.c.lease_expires_at < now
+        tk.c.project_id == ctx.id, tk.c.status == "open", tk.c.lease_expires_at < now
     )
     item_ids = [r.item_id for r in conn.execute(overdue.distinct()).all()]
     if not item_ids:
@@ -115,7 +114,7 @@ def release_expired(conn: Connection, project: Project, now: datetime) -> int:
     expired = conn.execute(
         tk.update()
         .where(
-            tk.c.project_id == project.id,
+            tk.c.project_id == ctx.id,
             tk.c.status == "open",
             tk.c.lease_expires_at < now,
             tk.c.item_id.in_(item_ids),
@@ -141,7 +140,7 @@ def _give_back(conn: Connection, item_ids: list[int]) -> None:
 
 
 def next_tasks(
-    project: Project,
+    ctx: LoopContext,
     n: int = 1,
     *,
     tier: str = "annotator",
@@ -160,19 +159,20 @@ def next_tasks(
     on the project: past that, :class:`~labelloop.errors.ConflictError`.
     """
     i, tk = t.items, t.tasks
-    now = now or t.utcnow()
-    lease_end = now + timedelta(seconds=project.config.tasks.lease_seconds)
-    current = project.current_model()
-    mine = (tk.c.project_id == project.id, tk.c.assignee == annotator)
+    now = now or ctx.clock()
+    lease_end = now + timedelta(seconds=ctx.config.tasks.lease_seconds)
+    mine = (tk.c.project_id == ctx.id, tk.c.assignee == annotator)
     # Answered or held at this tier: overlap needs distinct people; skipped items come last.
     had = select(tk.c.item_id).where(*mine, tk.c.tier == tier, tk.c.status.in_(("open", "done")))
     skipped = select(tk.c.item_id).where(*mine, tk.c.tier == tier, tk.c.status == "skipped")
     columns = (i.c.id, i.c.key, i.c.data, i.c.tier, i.c.is_holdout, i.c.is_gold, i.c.priority)
-    with project.writer.begin() as conn:
+    with ctx.writer.begin() as conn:
         if max_leases is not None:
-            _lock_person(conn, project, annotator)
-        release_expired(conn, project, now)
-        held = _held(conn, project, annotator, tier) if resume else []
+            # Concurrent hand-outs to one person must not each count the same open leases and
+            # pass the cap together.
+            locks.hold(conn, f"leases:{ctx.id}:{annotator}")
+        release_expired(conn, ctx, now)
+        held = _held(conn, ctx, annotator, tier) if resume else []
         wanted = n - len(held)
         if max_leases is not None:
             open_leases = conn.execute(
@@ -181,29 +181,30 @@ def next_tasks(
             wanted = min(wanted, max_leases - open_leases)
         if wanted <= 0 and not held and n > 0:
             raise ConflictError(
-                f"you hold {max_leases} open tasks on {project.name}, the most one person may: "
+                f"you hold {max_leases} open tasks on {ctx.name}, the most one person may: "
                 "answer or skip some first"
             )
         rows: list[Any] = []
         if wanted > 0:
-            n_gold = _gold_slots(project, wanted) if tier == "annotator" else 0
+            n_gold = _gold_slots(ctx, wanted) if tier == "annotator" else 0
             seen = had.union(skipped)  # a skipped gold question never returns early
-            gold = _pick_gold(conn, project, columns, seen, skills, n_gold) if n_gold else []
-            waiting = (*_waiting(project, tier, skills), i.c.id.not_in(had))
+            gold = _pick_gold(conn, ctx, columns, seen, skills, n_gold) if n_gold else []
+            waiting = (*_waiting(ctx, tier, skills), i.c.id.not_in(had))
             need = wanted - len(gold)
             # Not skipped before skipped; an item that cannot be sent is set aside and replaced.
             for where in ((*waiting, i.c.id.not_in(skipped)), (*waiting, i.c.id.in_(skipped))):
                 while len(rows) < need:
                     picked = _pick(conn, columns, where, need - len(rows))
-                    servable = _servable(conn, project, picked)
+                    servable = _servable(conn, ctx, picked)
                     rows += servable
                     if len(servable) == len(picked):
                         break
             # With no ordinary work left for the person, a task handed out would be gold for sure.
-            gold = _servable(conn, project, gold) if rows else []
-            rows = _mix_in(project, rows, gold)
-        blind = tier == "annotator" and _blind_phase(conn, project)
-        suggestions = _suggestions(conn, project, [r.id for r in (*held, *rows)], current)
+            gold = _servable(conn, ctx, gold) if rows else []
+            rows = _mix_in(ctx, rows, gold)
+        blind = tier == "annotator" and _blind_phase(conn, ctx)
+        version = promoted_version(conn, ctx.id)
+        suggestions = _suggestions(conn, ctx, [r.id for r in (*held, *rows)], version)
         tasks = [
             Task(
                 r.task_id,
@@ -222,7 +223,7 @@ def next_tasks(
             task_id = t.inserted_id(
                 conn.execute(
                     tk.insert().values(
-                        project_id=project.id,
+                        project_id=ctx.id,
                         item_id=r.id,
                         tier=tier,
                         kind=kind,
@@ -241,17 +242,6 @@ def next_tasks(
     return tasks
 
 
-def _lock_person(conn: Connection, project: Project, annotator: str) -> None:
-    """Serialise ``annotator``'s hand-outs on the project until the transaction ends, so that
-    concurrent requests cannot each count the same open leases and pass the cap together
-    (SQLite's writer is serial already; PostgreSQL takes an advisory lock)."""
-    if conn.dialect.name != "postgresql":
-        return
-    digest = hashlib.sha256(f"leases:{project.id}:{annotator}".encode()).digest()
-    key = int.from_bytes(digest[:8], "big", signed=True)
-    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-
-
 def _suggested(
     item_id: int, kind: str, suggestions: dict[int, tuple[Any, float]], blind: bool
 ) -> tuple[Any, float | None]:
@@ -262,7 +252,7 @@ def _suggested(
     return suggestions.get(item_id, (None, None))
 
 
-def _held(conn: Connection, project: Project, annotator: str, tier: str) -> list[Any]:
+def _held(conn: Connection, ctx: LoopContext, annotator: str, tier: str) -> list[Any]:
     """``annotator``'s open leases at ``tier``, oldest first, with their items."""
     i, tk = t.items, t.tasks
     return list(
@@ -277,7 +267,7 @@ def _held(conn: Connection, project: Project, annotator: str, tier: str) -> list
             )
             .join(i, i.c.id == tk.c.item_id)
             .where(
-                tk.c.project_id == project.id,
+                tk.c.project_id == ctx.id,
                 tk.c.assignee == annotator,
                 tk.c.tier == tier,
                 tk.c.status == "open",
@@ -300,7 +290,7 @@ def _pick(conn: Connection, columns: tuple[Any, ...], where: tuple[Any, ...], n:
 
 def _pick_gold(
     conn: Connection,
-    project: Project,
+    ctx: LoopContext,
     columns: tuple[Any, ...],
     had: Any,
     skills: Sequence[str] | None,
@@ -311,7 +301,7 @@ def _pick_gold(
     query = (
         select(*columns)
         .where(
-            i.c.project_id == project.id,
+            i.c.project_id == ctx.id,
             i.c.status == "gold",
             i.c.id.not_in(had),
             *_skill_clause(skills),
@@ -322,15 +312,15 @@ def _pick_gold(
     return list(conn.execute(query).all())
 
 
-def _mix_in(project: Project, rows: list[Any], gold: list[Any]) -> list[Any]:
+def _mix_in(ctx: LoopContext, rows: list[Any], gold: list[Any]) -> list[Any]:
     """Gold questions at random places, so a gold question cannot be told by its position."""
     rows = list(rows)
     for r in gold:
-        rows.insert(int(project.rng.integers(len(rows) + 1)), r)
+        rows.insert(int(ctx.rng.integers(len(rows) + 1)), r)
     return rows
 
 
-def _servable(conn: Connection, project: Project, rows: list[Any]) -> list[Any]:
+def _servable(conn: Connection, ctx: LoopContext, rows: list[Any]) -> list[Any]:
     """The rows whose data can be sent; any other is set aside (status "invalid") with an event
     naming the problem, so one bad item never breaks a hand-out."""
     good = []
@@ -344,40 +334,40 @@ def _servable(conn: Connection, project: Project, rows: list[Any]) -> list[Any]:
             conn,
             actor="labelloop",
             action="item.invalid",
-            project_id=project.id,
+            project_id=ctx.id,
             payload={"item_id": r.id, "reason": problem},
         )
     return good
 
 
-def _blind_phase(conn: Connection, project: Project) -> bool:
+def _blind_phase(conn: Connection, ctx: LoopContext) -> bool:
     """Whether holdout or audit items still wait: then no annotator task carries a suggestion,
     so that its absence never tells those items from the others."""
     i = t.items
     waiting = conn.execute(
         select(i.c.id)
-        .where(i.c.project_id == project.id, i.c.status == "new", i.c.priority >= HOLDOUT_PRIORITY)
+        .where(i.c.project_id == ctx.id, i.c.status == "new", i.c.priority >= HOLDOUT_PRIORITY)
         .limit(1)
     ).first()
     return waiting is not None
 
 
-def _gold_slots(project: Project, n: int) -> int:
+def _gold_slots(ctx: LoopContext, n: int) -> int:
     """How many of ``n`` hand-outs are gold questions: each is one with ``quality.gold_rate``."""
-    rate = project.config.quality.gold_rate
-    return int((project.rng.random(n) < rate).sum()) if rate else 0
+    rate = ctx.config.quality.gold_rate
+    return int((ctx.rng.random(n) < rate).sum()) if rate else 0
 
 
-def skip_task(project: Project, task_id: int, *, annotator: str) -> None:
+def skip_task(ctx: LoopContext, task_id: int, *, annotator: str) -> None:
     """Give a leased task back unanswered; the item goes to someone else.
 
     The item's row is locked first (as a submit locks it) and the task is skipped only while it
     is still open, so concurrent skips, or a skip racing a submit, give the place back once."""
     tk = t.tasks
-    with project.writer.begin() as conn:
+    with ctx.writer.begin() as conn:
         task = conn.execute(
             select(tk.c.item_id, tk.c.status).where(
-                tk.c.id == task_id, tk.c.project_id == project.id, tk.c.assignee == annotator
+                tk.c.id == task_id, tk.c.project_id == ctx.id, tk.c.assignee == annotator
             )
         ).first()
         if task is None:
@@ -390,7 +380,7 @@ def skip_task(project: Project, task_id: int, *, annotator: str) -> None:
         skipped = conn.execute(
             tk.update()
             .where(tk.c.id == task_id, tk.c.status == "open")
-            .values(status="skipped", done_at=t.utcnow())
+            .values(status="skipped", done_at=ctx.clock())
         )
         if skipped.rowcount != 1:
             return
@@ -399,15 +389,15 @@ def skip_task(project: Project, task_id: int, *, annotator: str) -> None:
             conn,
             actor=annotator,
             action="task.skip",
-            project_id=project.id,
+            project_id=ctx.id,
             payload={"task_id": task_id, "item_id": task.item_id},
         )
 
 
 def _suggestions(
-    conn: Any, project: Project, item_ids: list[int], current: Any
+    conn: Any, ctx: LoopContext, item_ids: list[int], version: int | None
 ) -> dict[int, tuple[Any, float]]:
-    if current is None:
+    if version is None:
         return {}
     mv = t.model_versions
     p = t.predictions
@@ -417,8 +407,8 @@ def _suggestions(
             mv,
             and_(
                 mv.c.id == p.c.model_version_id,
-                mv.c.project_id == project.id,
-                mv.c.version == current.version,
+                mv.c.project_id == ctx.id,
+                mv.c.version == version,
             ),
         )
         .where(p.c.item_id.in_(item_ids))
@@ -426,13 +416,13 @@ def _suggestions(
     return {r.item_id: (r.label, r.confidence) for r in rows}
 
 
-def peek(project: Project, n: int = 10, *, tier: str = "annotator") -> list[dict[str, Any]]:
+def peek(ctx: LoopContext, n: int = 10, *, tier: str = "annotator") -> list[dict[str, Any]]:
     """The next ``n`` waiting items for ``tier`` in queue order, without handing them out."""
     i = t.items
-    with project.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         rows = conn.execute(
             select(i.c.id, i.c.key, i.c.tier, i.c.is_holdout, i.c.priority)
-            .where(*_waiting(project, tier))
+            .where(*_waiting(ctx, tier))
             .order_by(i.c.priority.desc(), i.c.id)
             .limit(n)
         ).all()

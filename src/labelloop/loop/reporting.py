@@ -2,55 +2,53 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from labelloop.loop.context import LoopContext
 from labelloop.store import tables as t
 
-if TYPE_CHECKING:
-    from labelloop.loop.project import Project
 
-
-def status(project: Project) -> dict[str, Any]:
+def status(ctx: LoopContext) -> dict[str, Any]:
     """Items by state, queue per tier, holdout progress, model versions, rounds, final labels."""
     i = t.items
-    with project.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         by_status: dict[str, int] = dict(
             conn.execute(
                 select(i.c.status, func.count())
-                .where(i.c.project_id == project.id)
+                .where(i.c.project_id == ctx.id)
                 .group_by(i.c.status)
             ).all()
         )
         queue: dict[str, int] = {}
         for tier, count in conn.execute(
             select(i.c.tier, func.count())
-            .where(i.c.project_id == project.id, i.c.status == "new")
+            .where(i.c.project_id == ctx.id, i.c.status == "new")
             .group_by(i.c.tier)
         ).all():
             queue[tier or "annotator"] = queue.get(tier or "annotator", 0) + count
         holdout: dict[str, int] = dict(
             conn.execute(
                 select(i.c.status, func.count())
-                .where(i.c.project_id == project.id, i.c.is_holdout)
+                .where(i.c.project_id == ctx.id, i.c.is_holdout)
                 .group_by(i.c.status)
             ).all()
         )
         sources: dict[str, int] = dict(
             conn.execute(
                 select(t.final_labels.c.source, func.count())
-                .where(t.final_labels.c.project_id == project.id)
+                .where(t.final_labels.c.project_id == ctx.id)
                 .group_by(t.final_labels.c.source)
             ).all()
         )
         a = t.annotations
-        answers_by_person = dict(
+        answers_by_person: dict[str, int] = dict(
             conn.execute(
                 select(a.c.annotator, func.count())
                 .join(i, i.c.id == a.c.item_id)
                 .where(
-                    a.c.project_id == project.id,
+                    a.c.project_id == ctx.id,
                     ~i.c.is_gold,
                     or_(a.c.flag.is_(None), a.c.flag.not_in(("retracted", "duplicate"))),
                 )
@@ -62,7 +60,7 @@ def status(project: Project) -> dict[str, Any]:
             {"version": r.version, "status": r.status, "n_labels": r.n_labels, **r.metrics}
             for r in conn.execute(
                 select(t.model_versions)
-                .where(t.model_versions.c.project_id == project.id)
+                .where(t.model_versions.c.project_id == ctx.id)
                 .order_by(t.model_versions.c.version)
             ).all()
         ]
@@ -80,7 +78,7 @@ def status(project: Project) -> dict[str, Any]:
             }
             for r in conn.execute(
                 select(t.routing_rounds)
-                .where(t.routing_rounds.c.project_id == project.id)
+                .where(t.routing_rounds.c.project_id == ctx.id)
                 .order_by(t.routing_rounds.c.id)
             ).all()
         ]
@@ -89,7 +87,7 @@ def status(project: Project) -> dict[str, Any]:
     bounded = sum(r["error_bound"] or 0 for r in rounds if r["status"] == "passed")
     decided = by_status.get("labelled", 0) + by_status.get("auto", 0)
     return {
-        "project": project.name,
+        "project": ctx.name,
         "items": n_items,
         "by_status": by_status,
         "queue": queue,

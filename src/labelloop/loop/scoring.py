@@ -10,24 +10,27 @@ from scipy import sparse
 from sqlalchemy import bindparam, select
 
 from labelloop.learn.strategies import STRATEGIES, Pool, make_strategy
-from labelloop.loop.labelcodec import decode
+from labelloop.loop.context import LoopContext
+from labelloop.loop.feature_cache import FeatureCache, Features
 from labelloop.loop.pool_scoring import BATCH, gather, score_pool
 from labelloop.loop.queue import SUSPECT_PRIORITY
 from labelloop.store import tables as t
 from labelloop.store.bulk import insert_rows
 
 if TYPE_CHECKING:
-    from labelloop.loop.project import LoadedModel, Project
+    from labelloop.loop.model_registry import LoadedModel
 
 QUEUE_HEAD = 1_000
 
 
-def model_inputs(project: Project, featurizer: Any, item_ids: np.ndarray) -> Any:
+def model_inputs(
+    ctx: LoopContext, features: Features, featurizer: Any, item_ids: np.ndarray
+) -> Any:
     """Inputs of ``item_ids`` for a model trained with ``featurizer``."""
-    cache = project.features()
+    cache = features.get(ctx)
     if featurizer is cache.featurizer:
         return cache.X[cache.rows(item_ids)]
-    with project.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         rows = dict(
             conn.execute(
                 select(t.items.c.id, t.items.c.data).where(t.items.c.id.in_(item_ids.tolist()))
@@ -37,7 +40,12 @@ def model_inputs(project: Project, featurizer: Any, item_ids: np.ndarray) -> Any
 
 
 def rescore(
-    project: Project, loaded: LoadedModel, model_version_id: int, *, batch_size: int = BATCH
+    ctx: LoopContext,
+    features: Features,
+    loaded: LoadedModel,
+    model_version_id: int,
+    *,
+    batch_size: int = BATCH,
 ) -> None:
     """Store every item's prediction under ``model_version_id`` and reorder the queue.
 
@@ -46,14 +54,14 @@ def rescore(
     runs, and readers never see half a version), predictions and priorities are written a batch
     at a time. No step holds a Python object per pool item.
     """
-    cache = project.features()
-    X = model_inputs(project, loaded.featurizer, cache.item_ids)
-    batches = score_pool(project, loaded, cache.item_ids, X, batch_size=batch_size)
-    proba, confidence = gather(cache.item_ids, batches, len(project.config.labels))
-    with project.writer.begin() as conn:
+    cache = features.get(ctx)
+    X = model_inputs(ctx, features, loaded.featurizer, cache.item_ids)
+    batches = score_pool(ctx, loaded, cache.item_ids, X, batch_size=batch_size)
+    proba, confidence = gather(cache.item_ids, batches, len(ctx.config.labels))
+    with ctx.writer.begin() as conn:
         for at in range(0, len(cache.item_ids), batch_size):
             ids = cache.item_ids[at : at + batch_size]
-            labels, _ = decode(project.config, proba[at : at + batch_size])
+            labels, _ = ctx.kind.suggest(proba[at : at + batch_size])
             rows = [
                 {
                     "item_id": int(i),
@@ -64,11 +72,11 @@ def rescore(
                 for i, lab, c in zip(ids, labels, confidence[at : at + batch_size], strict=True)
             ]
             insert_rows(conn, t.predictions, rows)
-        _prune(conn, project, model_version_id)
-        reorder(project, conn, X, proba, confidence, batch_size=batch_size)
+        _prune(conn, ctx, model_version_id)
+        reorder(ctx, conn, cache, X, proba, batch_size=batch_size)
 
 
-def _prune(conn: Any, project: Project, keep_id: int) -> None:
+def _prune(conn: Any, ctx: LoopContext, keep_id: int) -> None:
     """Drop predictions no one needs: all but the new version's and those of rounds under audit.
 
     Final labels keep the version and confidence they were decided with; model versions keep
@@ -78,20 +86,20 @@ def _prune(conn: Any, project: Project, keep_id: int) -> None:
     auditing = (
         select(mv.c.id)
         .join(rr, (rr.c.project_id == mv.c.project_id) & (rr.c.model_version == mv.c.version))
-        .where(rr.c.project_id == project.id, rr.c.status == "sampling")
+        .where(rr.c.project_id == ctx.id, rr.c.status == "sampling")
     )
     stale = select(mv.c.id).where(
-        mv.c.project_id == project.id, mv.c.id != keep_id, mv.c.id.not_in(auditing)
+        mv.c.project_id == ctx.id, mv.c.id != keep_id, mv.c.id.not_in(auditing)
     )
     conn.execute(t.predictions.delete().where(t.predictions.c.model_version_id.in_(stale)))
 
 
 def reorder(
-    project: Project,
+    ctx: LoopContext,
     conn: Any,
+    cache: FeatureCache,
     X: Any,
     proba: np.ndarray,
-    confidence: np.ndarray,
     *,
     batch_size: int = BATCH,
 ) -> None:
@@ -100,13 +108,12 @@ def reorder(
 
     Holdout, audit and suspected-error items keep their places in front of the queue.
     """
-    cache = project.features()
     i = t.items
     waiting = np.array(
         conn.execute(
             select(i.c.id)
             .where(
-                i.c.project_id == project.id,
+                i.c.project_id == ctx.id,
                 i.c.status == "new",
                 ~i.c.is_holdout,
                 i.c.priority < SUSPECT_PRIORITY,
@@ -127,13 +134,11 @@ def reorder(
         embeddings=_dense(X, rows),
         labelled_embeddings=_dense(X, labelled_rows),
         features=X[rows] if numeric else None,
-        multi_label=project.config.multi_label,
+        multi_label=ctx.kind.independent_labels,
     )
-    strategy = _strategy(project)
-    head = strategy.select(
-        pool, min(len(rows), max(QUEUE_HEAD, 10 * project.config.query.batch_size))
-    )
-    priority = 1.0 - confidence[rows]
+    strategy = _strategy(ctx)
+    head = strategy.select(pool, min(len(rows), max(QUEUE_HEAD, 10 * ctx.config.query.batch_size)))
+    priority = ctx.kind.uncertainty(proba[rows])
     priority[head] = 2.0 - np.arange(len(head)) / len(head)
     update = i.update().where(i.c.id == bindparam("item_id"))
     for at in range(0, len(waiting), batch_size):
@@ -141,11 +146,11 @@ def reorder(
         conn.execute(update, [{"item_id": int(a), "priority": float(p)} for a, p in chunk])
 
 
-def _strategy(project: Project) -> Any:
+def _strategy(ctx: LoopContext) -> Any:
     """The project's strategy, drawing from the project's generator if it is randomised."""
-    name = project.config.query.strategy
+    name = ctx.config.query.strategy
     accepts_rng = "random_state" in inspect.signature(STRATEGIES[name]).parameters
-    return make_strategy(name, **({"random_state": project.rng} if accepts_rng else {}))
+    return make_strategy(name, **({"random_state": ctx.rng} if accepts_rng else {}))
 
 
 def _dense(X: Any, rows: np.ndarray) -> np.ndarray | None:

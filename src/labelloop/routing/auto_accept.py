@@ -56,7 +56,7 @@ def allowed_errors(n_items: int, target_accuracy: float, *, already_bounded: int
     return math.floor((1.0 - target_accuracy) * n_items + 1e-9) - already_bounded
 
 
-def certify(
+def acceptance_test(
     population: int, sample_size: int, sample_errors: int, *, allowed: int, alpha: float
 ) -> Certificate:
     """Accept the unsampled candidates if, at level ``1 - alpha``, their errors fit ``allowed``.
@@ -89,8 +89,8 @@ def plan_auto_accept(
     ``confidence`` holds the calibrated confidence of the model's label for each unlabelled item
     that may be auto-accepted. For each candidate set (the ``a`` most confident items) the expected
     error rate is the mean of ``1 - confidence``; the audit sample is the smallest that passes
-    :func:`certify` with probability ``pass_probability`` if that rate is right. The cost of a plan
-    is the items left outside the set plus the sample.
+    :func:`acceptance_test` with probability ``pass_probability`` if that rate is right. The cost
+    of a plan is the items left outside the set plus the sample.
     """
     check_fraction("plan_auto_accept", "alpha", alpha)
     check_fraction("plan_auto_accept", "pass_probability", pass_probability)

@@ -37,8 +37,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from labelloop.config import TIERS
 from labelloop.errors import RuleError
+from labelloop.tiers import TIERS, tier_rank
 
 MAX_LENGTH = 500
 MAX_DEPTH = 20
@@ -398,7 +398,6 @@ _HANDLERS: dict[type[ast.AST], Callable[[_Compiler, Any, int], _Node]] = {
     ast.BoolOp: _Compiler._boolean,
     ast.Compare: _Compiler._compare,
 }
-_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 
 
 class RuleSet:
@@ -411,13 +410,13 @@ class RuleSet:
         checked = []
         for expr, tier in rules:
             rule = expr if isinstance(expr, Rule) else compile_rule(expr)
-            if tier not in _RANK:
+            if tier not in TIERS:
                 raise RuleError(
                     f"rule {rule.text!r}: unknown tier {tier!r}; expected one of {', '.join(TIERS)}"
                 )
             checked.append((rule, tier))
         self.rules: tuple[tuple[Rule, str], ...] = tuple(checked)
-        by_rank = sorted(checked, key=lambda pair: -_RANK[pair[1]])
+        by_rank = sorted(checked, key=lambda pair: -tier_rank(pair[1]))
         self._tests = tuple((rule.predicate, tier) for rule, tier in by_rank)
 
     def __len__(self) -> int:

@@ -9,14 +9,13 @@ itself (``--no-proxy-headers``; ``labelloop serve`` and ``demo`` run it so).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from labelloop.server import errors, jobs
+from labelloop.server import errors
 from labelloop.server.limits import BodyLimit
 from labelloop.server.logs import configure_logging
 from labelloop.server.metrics import Metrics
@@ -38,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from labelloop.accounts.throttle import LoginLimits
+        from labelloop.jobs.worker import attach, detach
         from labelloop.loop.project import connect
         from labelloop.server.passwords import PasswordChecks
 
@@ -50,18 +50,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             counted=app.state.metrics.password_hashes.inc,
         )
         app.state.projects = ProjectCache(engine, settings)
-        beating = asyncio.create_task(
-            jobs.keep_alive(
-                engine, app.state.projects.get, interval=settings.job_heartbeat_seconds
-            )
+        app.state.worker = attach(
+            engine, app.state.projects.get, interval=settings.job_heartbeat_seconds
         )
         log.info("started", extra={"store": engine.dialect.name})
         try:
             yield
         finally:
-            beating.cancel()
             app.state.passwords.close()
             app.state.projects.close()
+            detach(app.state.worker)
             engine.dispose()
             log.info("stopped")
 

@@ -19,18 +19,19 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from labelloop.accounts.memberships import Membership, membership
 from labelloop.accounts.roles import PERMISSIONS, allowed
 from labelloop.accounts.users import User, session_for, user_for_token
 from labelloop.errors import AuthError, NotFoundError, PermissionDenied
+from labelloop.jobs.worker import Worker
 from labelloop.loop.project import Project
 from labelloop.server.metrics import Metrics
 from labelloop.server.passwords import PasswordChecks
 from labelloop.server.projects import ProjectCache
 from labelloop.settings import Settings
-from labelloop.store import tables as t
+from labelloop.store.lookups import project_id_by_name
 
 SESSION_COOKIE = "labelloop_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -62,6 +63,12 @@ def get_passwords(request: Request) -> PasswordChecks:
     return passwords
 
 
+def get_worker(request: Request) -> Worker:
+    """The process's job worker: :meth:`Worker.submit` queues a job for it."""
+    worker: Worker = request.app.state.worker
+    return worker
+
+
 def client_address(request: Request) -> str:
     """The client's address: the peer's, or what a trusted proxy says it is (see app.py)."""
     return request.client.host if request.client else "unknown"
@@ -71,6 +78,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 PasswordsDep = Annotated[PasswordChecks, Depends(get_passwords)]
+WorkerDep = Annotated[Worker, Depends(get_worker)]
 
 
 def current_user(request: Request, engine: EngineDep) -> User:
@@ -119,9 +127,7 @@ def access_for(projects: ProjectCache, user: User, name: str) -> ProjectAccess:
     difference between a project that exists and one that does not."""
     missing = NotFoundError(f"no project called {name!r}")
     with projects.engine.connect() as conn:
-        project_id = conn.execute(
-            select(t.projects.c.id).where(t.projects.c.name == name)
-        ).scalar_one_or_none()
+        project_id = project_id_by_name(conn, name)
         if project_id is None:
             raise missing
         try:

@@ -51,8 +51,6 @@ from labelloop.errors import (
     RuleError,
 )
 
-MAX_REJECTS = 1000
-
 # Most specific first: the first matching class decides.
 STATUS: tuple[tuple[type[LabelloopError], int], ...] = (
     (PermissionDenied, 403),
@@ -77,20 +75,12 @@ def status_for(exc: LabelloopError) -> int:
     return 400
 
 
-def rejects_json(exc: InputFileError) -> list[dict[str, object]]:
-    """An import's rejects as JSON objects (at most ``MAX_REJECTS``)."""
-    return [
-        {"file": r.file, "line": r.line, "field": r.field, "reason": r.reason}
-        for r in exc.rejects[:MAX_REJECTS]
-    ]
-
-
 def error_response(exc: LabelloopError) -> JSONResponse:
     """The answer to ``exc`` (also for middleware, which runs outside the exception handlers)."""
     code = status_for(exc)
     body: dict[str, object] = {"detail": str(exc)}
     if isinstance(exc, InputFileError):
-        body["rejects"] = rejects_json(exc)
+        body["rejects"] = exc.rejects_json()
     headers: dict[str, str] = {}
     if code == 401:
         headers["WWW-Authenticate"] = "Bearer"

@@ -32,8 +32,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from labelloop.config import TIERS
 from labelloop.store import tables as t
+from labelloop.tiers import TIERS
 
 
 class Metrics:

@@ -1,7 +1,7 @@
 """The server's open projects: one :class:`Project` per name, shared by requests.
 
-A ``Project`` keeps a feature cache and the current model in memory and retrains on a worker
-thread, so the server opens each project once and closes them all on shutdown.
+A ``Project`` keeps a feature cache and the current model in memory, and the process's job
+worker runs jobs on it, so the server opens each project once and closes them all on shutdown.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from labelloop.settings import Settings
 
 
 class ProjectCache:
-    """Open projects by name; :meth:`close` finishes their background work."""
+    """Open projects by name; :meth:`close` lets go of the job worker they use."""
 
     def __init__(self, engine: Engine, settings: Settings, *, retrain: str = "background") -> None:
         self.engine = engine

@@ -1,9 +1,10 @@
 """What of a project's config a person who may not manage the project sees.
 
-Only what the work needs: the name, the label schema, how items look and the guidelines, and the
-lease length that times the page. Never the rest: ``model.url`` can carry credentials, plugin
-paths and ``routing`` name the deployment and its risk and skill rules, and ``quality`` holds the
-gold rate, the accuracy floor and the gates by which people's work is judged.
+Only what the work needs: the name, the label schema and task kind, how items look, the
+guidelines, and the lease length that times the page. Never the rest: ``model.url`` can carry
+credentials, plugin paths and ``routing`` name the deployment and its risk and skill rules, and
+``quality`` holds the gold rate, the accuracy floor and the gates by which people's work is
+judged.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from labelloop.config import ProjectConfig
 WORKER_KEYS = (
     "name",
     "labels",
+    "kind",
     "multi_label",
     "data",
     "text_field",

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from labelloop.accounts.users import MIN_PASSWORD
+from labelloop.tiers import Tier
 
 Label = str | list[str] | None
 
@@ -193,7 +194,7 @@ class JobOut(BaseModel):
 
 class NextTasksIn(_In):
     n: int = Field(default=1, ge=1, le=100)
-    tier: Literal["annotator", "reviewer", "expert"] = "annotator"
+    tier: Tier = "annotator"
     # The tasks one still holds at this tier first (a reloaded page gets its work back).
     resume: bool = False
 

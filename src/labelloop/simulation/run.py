@@ -147,8 +147,6 @@ def _label_until_done(
     max_labels: int | None,
     on_train: Callable[[Project, SimulationResult], None] | None,
 ) -> None:
-    from labelloop.loop.training import labels_since_last_model
-
     batch = project.config.query.batch_size
     while max_labels is None or result.labels_used < max_labels:
         tasks = project.next_tasks(batch)
@@ -156,14 +154,14 @@ def _label_until_done(
             outcome = project.route()
             if outcome.action in ("passed", "failed", "started"):
                 continue
-            if labels_since_last_model(project) > 0 and project.train() is not None:
+            if project.labels_since_last_model() > 0 and project.train() is not None:
                 continue
             return
         for task in tasks:
             name, label = annotator.answer(task.key, truth[task.key], rng)
             project.annotate(task.item_id, label, annotator=name, task_id=task.id)
             result.labels_used += 1
-        if labels_since_last_model(project) >= project.config.retrain.every:
+        if project.labels_since_last_model() >= project.config.retrain.every:
             info = project.train()
             if info is not None and "accuracy" in info.metrics:
                 result.curve.append((result.labels_used, info.metrics["accuracy"]))

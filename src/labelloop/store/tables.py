@@ -374,6 +374,17 @@ def latest_version(conn: Connection, table: Table, project_id: int) -> int:
     return int(conn.execute(query).scalar() or 0)
 
 
+def current_guidelines(conn: Connection, project_id: int) -> str:
+    """The text of the project's newest guideline version ("" when it has none)."""
+    query = (
+        select(guidelines.c.text)
+        .where(guidelines.c.project_id == project_id)
+        .order_by(guidelines.c.version.desc())
+        .limit(1)
+    )
+    return str(conn.execute(query).scalar() or "")
+
+
 def inserted_id(result: CursorResult[Any]) -> int:
     """The primary key of the row an INSERT just stored."""
     key = result.inserted_primary_key

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from labelloop._params import Params
 from labelloop.errors import NotFittedError
+from labelloop.quality.aggregation.posterior import SHRINK, AnswerModel, Posterior
 from labelloop.quality.long_table import LongTable, encode
 
 
@@ -24,7 +25,9 @@ class Aggregator(Params, ABC):
     (n_items × n_labels, columns in ``label_ids_`` order, rows summing to 1) and ``labels_``,
     the most probable label. A tie between equally probable labels is broken uniformly at random
     by ``random_state`` (an int gives repeatable output, None fresh entropy each fit).
-    Subclasses implement ``_fit(table) -> posteriors`` and may set ``skills_`` and friends.
+    Subclasses implement ``_fit(table) -> posteriors`` and may set ``skills_`` and friends;
+    ``answer_counts_`` holds each annotator's number of answers. :meth:`posterior` scores a new
+    item's answers under what the fit learned, without fitting again.
     """
 
     random_state: int | np.random.Generator | None
@@ -45,6 +48,7 @@ class Aggregator(Params, ABC):
         self.item_ids_ = table.item_ids
         self.annotator_ids_ = table.annotator_ids
         self.label_ids_ = table.label_ids
+        self.answer_counts_ = np.bincount(table.annotators, minlength=table.n_annotators)
         self.labels_ = table.label_ids[argmax_ties(posteriors, self.random_state)]
         return self
 
@@ -69,6 +73,20 @@ class Aggregator(Params, ABC):
     ) -> np.ndarray:
         """Fit and return ``posteriors_``."""
         return self.fit(items, annotators, labels, label_ids=label_ids).posteriors_
+
+    def answer_model(self, *, shrink: float = SHRINK) -> AnswerModel:
+        """What the fit learned of each person, shrunk towards the crowd by ``shrink`` (see
+        :mod:`labelloop.quality.aggregation.posterior`)."""
+        self._check_fitted()
+        return self._answer_model(shrink)
+
+    def posterior(self, votes: Mapping[Any, Any], *, shrink: float = SHRINK) -> Posterior:
+        """The posterior of a new item given its ``votes`` (annotator → label)."""
+        return self.answer_model(shrink=shrink).posterior(votes)
+
+    def _answer_model(self, shrink: float) -> AnswerModel:
+        """Every vote counts one (majority vote); subclasses that learn more say so."""
+        return AnswerModel(labels=tuple(self.label_ids_.tolist()))
 
     def results(self) -> dict[str, np.ndarray]:
         """The result as a long table: columns ``item``, ``label`` and its ``posterior``."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from labelloop.quality.aggregation.base import answer_matrix, expected_accuracy
 from labelloop.quality.aggregation.em import EMAggregator
+from labelloop.quality.aggregation.posterior import AnswerModel, confusion_model
 from labelloop.quality.long_table import LongTable
 
 
@@ -52,3 +53,8 @@ class DawidSkene(EMAggregator):
         self.confusions_ = said_given_truth.transpose(0, 2, 1).copy()
         self.skills_ = expected_accuracy(table, posteriors)
         return posteriors
+
+    def _answer_model(self, shrink: float) -> AnswerModel:
+        return confusion_model(
+            self.label_ids_, self.annotator_ids_, self.confusions_, self.answer_counts_, shrink
+        )

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from labelloop.quality.aggregation.base import Aggregator, vote_shares
+from labelloop.quality.aggregation.posterior import AnswerModel, weight_model
 from labelloop.quality.long_table import LongTable
 
 
@@ -61,3 +62,10 @@ class MajorityVote(Aggregator):
             )
         self.weights_ = weights
         return weighted_vote(table, weights)
+
+    def _answer_model(self, shrink: float) -> AnswerModel:
+        if self.weights is None:
+            return super()._answer_model(shrink)
+        return weight_model(
+            self.label_ids_, self.annotator_ids_, self.weights_, self.answer_counts_, shrink
+        )

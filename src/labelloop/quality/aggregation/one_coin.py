@@ -6,6 +6,11 @@ import numpy as np
 
 from labelloop.quality.aggregation.em import EMAggregator
 from labelloop.quality.aggregation.majority import weighted_vote
+from labelloop.quality.aggregation.posterior import (
+    AnswerModel,
+    confusion_model,
+    one_coin_confusions,
+)
 from labelloop.quality.long_table import LongTable
 
 
@@ -58,3 +63,9 @@ class OneCoinDawidSkene(EMAggregator):
             return posteriors
         posteriors, (self.skills_, self.priors_) = self._em(table, m_step, log_joint)
         return posteriors
+
+    def _answer_model(self, shrink: float) -> AnswerModel:
+        confusions = one_coin_confusions(self.skills_, len(self.label_ids_))
+        return confusion_model(
+            self.label_ids_, self.annotator_ids_, confusions, self.answer_counts_, shrink
+        )

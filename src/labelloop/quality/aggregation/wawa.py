@@ -7,6 +7,7 @@ import numpy as np
 
 from labelloop.quality.aggregation.base import Aggregator, argmax_ties, expected_accuracy
 from labelloop.quality.aggregation.majority import weighted_vote
+from labelloop.quality.aggregation.posterior import AnswerModel, weight_model
 from labelloop.quality.long_table import LongTable
 
 
@@ -28,3 +29,8 @@ class Wawa(Aggregator):
         majority[np.arange(table.n_items), argmax_ties(shares, rng)] = 1.0
         self.skills_ = expected_accuracy(table, majority)
         return weighted_vote(table, self.skills_)
+
+    def _answer_model(self, shrink: float) -> AnswerModel:
+        return weight_model(
+            self.label_ids_, self.annotator_ids_, self.skills_, self.answer_counts_, shrink
+        )

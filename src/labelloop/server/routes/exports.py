@@ -26,7 +26,7 @@ def _path(project: Project, digest: str, fmt: str) -> Path:
 @router.post("", status_code=201)
 def export(body: ExportIn, user: DatasetExporter, project: ProjectDep) -> DatasetVersionOut:
     """Write the decided items as ``data_dir/exports/<name>-<hash>.<format>``."""
-    digest = content_hash(labelled_rows(project))
+    digest = content_hash(labelled_rows(project.context))
     version = project.export(
         _path(project, digest, body.format), fmt=body.format, actor=user.username
     )

@@ -86,29 +86,24 @@ def submit(
     body: SubmitIn,
     user: TaskWorker,
     project: ProjectDep,
-    engine: EngineDep,
     metrics: MetricsDep,
 ) -> SubmitOut:
     """Answer one's own task; a retry with the same ``client_key`` stores nothing new."""
-    item_id, tier = _own_task(engine, project, task_id, user)
     # Keys are per user: nobody can collide with, or probe, someone else's key.
     key = f"{user.id}:{body.client_key}" if body.client_key else None
-    result = project.annotate(
-        item_id,
-        body.label,
-        annotator=user.username,
-        task_id=task_id,
-        client_key=key,
-        flag=body.flag,
+    result = project.submit(
+        task_id, body.label, person=user.username, client_key=key, flag=body.flag
     )
     if result.created:
         metrics.annotations_submitted.labels(project=project.name).inc()
     feedback = result.gold_feedback
+    # At the annotator tier what became of the item would tell gold and audit items apart.
+    blind = result.tier in (None, "annotator")
     return SubmitOut(
         annotation_id=result.annotation_id,
         created=result.created,
-        decided=None if tier == "annotator" else result.decided,
-        escalated=None if tier == "annotator" else result.escalated,
+        decided=None if blind else result.decided,
+        escalated=None if blind else result.escalated,
         gold_feedback=GoldFeedbackOut(**asdict(feedback)) if feedback else None,
     )
 

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, FunctionLoader
 
 from labelloop.accounts.memberships import Membership, sees_every_project
 from labelloop.accounts.roles import ROLES, allowed, tiers_for
@@ -27,10 +28,13 @@ from labelloop.accounts.users import (
     session_for,
 )
 from labelloop.errors import AuthError, LabelloopError, NotFoundError
+from labelloop.kinds import KINDS, kind_for
 from labelloop.server.deps import SESSION_COOKIE, ProjectAccess, access_for
+from labelloop.server.routes.jobs import sees_every_job, visible_jobs
 from labelloop.server.web import TEMPLATES_DIR
 from labelloop.server.web.charts import learning_curve
 from labelloop.server.web.next_url import safe_next
+from labelloop.tiers import TIERS, Tier
 
 # Pages load only their own script and stylesheet; nothing inline runs, nothing can frame them.
 CSP = (
@@ -39,8 +43,9 @@ CSP = (
 )
 MAX_BREAK_MINUTES = 24 * 60
 # The work page's modes and the tier each takes tasks from (annotate may name a lower one).
-MODE_TIERS = {"annotate": "annotator", "review": "reviewer", "adjudicate": "expert"}
+MODE_TIERS: dict[str, Tier] = dict(zip(("annotate", "review", "adjudicate"), TIERS, strict=True))
 EXPORT_FORMATS = ("jsonl", "csv", "parquet")
+MAX_FAILED_JOBS_SHOWN = 10
 
 
 def label_keys(labels: tuple[str, ...]) -> list[str]:
@@ -48,6 +53,14 @@ def label_keys(labels: tuple[str, ...]) -> list[str]:
     if len(labels) <= 10 and all(len(x) == 1 and x.isdigit() for x in labels):
         return list(labels)
     return [str((n + 1) % 10) if n < 10 else "" for n in range(len(labels))]
+
+
+def _widget_template(name: str) -> str | None:
+    """``widgets/<kind>.html``: the answer widget's template of a registered task kind."""
+    kind = name.removeprefix("widgets/").removesuffix(".html")
+    if name != f"widgets/{kind}.html" or kind not in KINDS:
+        return None
+    return KINDS[kind].widget.template_text()
 
 
 def _session(request: Request) -> Session | None:
@@ -84,6 +97,9 @@ def _tokens_by_user(tokens: list[TokenInfo]) -> dict[str, list[TokenInfo]]:
 def make_router() -> APIRouter:
     """The page routes (templates are loaded here, not at import time)."""
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    templates.env.loader = ChoiceLoader(
+        [templates.env.loader, FunctionLoader(_widget_template)]  # type: ignore[list-item]
+    )
     router = APIRouter(include_in_schema=False)
 
     def render(
@@ -191,6 +207,7 @@ def make_router() -> APIRouter:
                 request, session, 403, f"{member.username} may not take {tier} tasks here."
             )
         config = project.config
+        kind = kind_for(config)
         page = {
             "project": project.name,
             "mode": mode,
@@ -198,7 +215,8 @@ def make_router() -> APIRouter:
             "user": session.user.username,
             "labels": list(config.labels),
             "keys": label_keys(config.labels),
-            "multi_label": config.multi_label,
+            "kind": kind.name,
+            "widget": {"name": kind.widget.name, "options": dict(kind.widget.options)},
             "data": config.data,
             "text_field": config.text_field,
             "feature_fields": list(config.feature_fields),
@@ -213,10 +231,21 @@ def make_router() -> APIRouter:
             mode=mode,
             tier=tier,
             labels=list(zip(page["keys"], config.labels, strict=True)),
-            multi_label=config.multi_label,
+            kind=kind,
             guidelines=project.guidelines() or config.guidelines,
             **project_links(member),
             page=page,  # embedded with Jinja's tojson, which escapes < > & ' as \u003c ...
+        )
+
+    @router.get("/widgets/{kind}.js")
+    def widget_script(kind: str) -> Response:
+        """The answer widget's script of a registered task kind."""
+        if kind not in KINDS:
+            return Response("no such task kind", status_code=404, media_type="text/plain")
+        return Response(
+            KINDS[kind].widget.script_text(),
+            media_type="text/javascript",
+            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
         )
 
     @router.get("/projects/{name}/annotate")
@@ -253,18 +282,28 @@ def make_router() -> APIRouter:
         accuracy = project.estimated_accuracy()
         models = [m for m in status["models"] if m.get("accuracy") is not None]
         chart = learning_curve([(int(m["n_labels"]), float(m["accuracy"])) for m in models])
+        failed_jobs = visible_jobs(
+            request.app.state.engine,
+            project_id=project.id,
+            user=session.user,
+            status="failed",
+            limit=MAX_FAILED_JOBS_SHOWN,
+        )
         return render(
             request,
             "dashboard.html",
             session,
             project=project.name,
             status=status,
+            tiers=TIERS,
             chart=chart,
             agreement=project.agreement_report(),
             guidelines=project.guideline_report(),
             accuracy=accuracy,
             gates=project.check_gates(accuracy=accuracy),
             annotators=project.annotator_report(),
+            # The panel is for whoever sees the project's jobs, or has failed ones of their own.
+            failed_jobs=failed_jobs if failed_jobs or sees_every_job(session.user) else None,
             **project_links(member),
         )
 

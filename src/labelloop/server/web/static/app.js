@@ -48,8 +48,6 @@
     return node;
   }
 
-  const labelText = (label) => (Array.isArray(label) ? label.join(", ") || "(none)" : String(label));
-
   // -- log in ------------------------------------------------------------------------------
 
   function startLogin(form) {
@@ -92,10 +90,11 @@
     const $ = (id) => document.getElementById(id);
     // Review and adjudicate show every opinion on the item; annotate shows none (blind).
     const SHOW_OPINIONS = cfg.mode !== "annotate";
-    const buttons = Array.from(document.querySelectorAll("#labels .label"));
+    // The answer widget of the project's task kind (its script registered it by name).
+    const widget = window.labelloopWidgets[cfg.widget.name](cfg, $("answer"), cfg.widget.options);
+    widget.enabled = () => Boolean(current);
     const queue = [];
     let current = null;
-    let selected = new Set();
     let fetching = false;
     let emptyUntil = 0;
     let resumed = false; // the first request asks for the tasks this person still holds
@@ -129,10 +128,6 @@
       const waiting = loadBox().length;
       $("outbox").textContent = waiting ? `${waiting} being saved` : "all saved";
       $("outbox").dataset.pending = String(waiting);
-    }
-
-    function markButtons() {
-      for (const b of buttons) b.classList.toggle("selected", selected.has(b.dataset.label));
     }
 
     function renderImage(container, data) {
@@ -180,18 +175,15 @@
         item.append(el("p", { class: "text" }, value == null ? JSON.stringify(task.data) : String(value)));
       }
       const s = task.suggestion;
-      if (keep) selected = new Set(keep);
-      else if (s == null) selected = new Set();
-      else selected = new Set(Array.isArray(s) ? s : [s]);
+      widget.show(s, keep);
       const sug = $("suggestion");
       if (s == null) {
         sug.textContent = "No model suggestion for this item.";
       } else {
-        const shown = Array.isArray(s) ? s.join(", ") || "(none)" : s;
+        const shown = widget.text(s);
         const conf = task.confidence == null ? "" : ` (confidence ${(100 * task.confidence).toFixed(0)}%)`;
         sug.textContent = `Model suggests: ${shown}${conf}`;
       }
-      markButtons();
       if (SHOW_OPINIONS) loadReviewContext(task);
     }
 
@@ -211,7 +203,7 @@
       box.replaceChildren();
       const list = el("ul", { class: "annotations" });
       for (const a of body.annotations) {
-        const label = a.label == null ? "(no label)" : labelText(a.label);
+        const label = a.label == null ? "(no label)" : widget.text(a.label);
         const flag = a.flag ? ` [${a.flag}]` : "";
         list.append(el("li", {}, `${a.annotator} (${a.tier || "?"}): ${label}${flag}`));
       }
@@ -219,12 +211,12 @@
       if (body.prediction) {
         const p = body.prediction;
         box.append(
-          el("p", {}, `Model v${p.model_version} predicts ${labelText(p.label)} (confidence ${(100 * p.confidence).toFixed(0)}%)`),
+          el("p", {}, `Model v${p.model_version} predicts ${widget.text(p.label)} (confidence ${(100 * p.confidence).toFixed(0)}%)`),
         );
       }
       const f = body.final_label;
       box.append(
-        el("p", { id: "final-label" }, f ? `Final label: ${labelText(f.label)} (${f.source}, by ${f.decided_by})` : "No final label yet."),
+        el("p", { id: "final-label" }, f ? `Final label: ${widget.text(f.label)} (${f.source}, by ${f.decided_by})` : "No final label yet."),
       );
     }
 
@@ -236,8 +228,7 @@
       $("item-kind").textContent = "";
       $("suggestion").textContent = "";
       if (SHOW_OPINIONS) $("review-context").replaceChildren();
-      selected = new Set();
-      markButtons();
+      widget.clear();
     }
 
     function advance() {
@@ -282,17 +273,16 @@
       if (!current) return;
       let label = null;
       if (flag !== "ambiguous") {
-        const picked = cfg.labels.filter((l) => selected.has(l));
-        if (cfg.multi_label) label = picked;
-        else if (picked.length) label = picked[0];
-        else return notice("Pick a label first (its number key), then Enter.");
+        const chosen = widget.value();
+        if (chosen.problem) return notice(chosen.problem);
+        label = chosen.label;
       }
       const body = { label, flag: flag || null, client_key: current.client_key };
       const box = loadBox();
       const preview = String(current.data[cfg.text_field] ?? `task ${current.task_id}`).slice(0, 80);
       box.push({ task_id: current.task_id, preview, body, due: Date.now() + HOLD_MS, tries: 0 });
       saveBox(box);
-      lastAnswer = { task: current, selected: new Set(selected), key: current.client_key };
+      lastAnswer = { task: current, kept: widget.state(), key: current.client_key };
       done += 1;
       advance();
       showCounts();
@@ -324,7 +314,7 @@
       done -= 1;
       if (current) queue.unshift(current);
       const again = Object.assign({}, last.task, { client_key: uuid() });
-      show(again, last.selected);
+      show(again, last.kept);
       showCounts();
     }
 
@@ -342,7 +332,7 @@
       saveBox(box);
       done -= 1;
       if (current) queue.unshift(current);
-      const { task, selected: keep } = lastAnswer;
+      const { task, kept: keep } = lastAnswer;
       lastAnswer = null;
       show(task, keep);
       showCounts();
@@ -389,7 +379,7 @@
       const fb = result && result.gold_feedback;
       if (!fb) return;
       $("gold-item").textContent = `Your answer to “${entry.preview || "an item"}” was not right.`;
-      $("gold-label").textContent = labelText(fb.correct_label);
+      $("gold-label").textContent = widget.text(fb.correct_label);
       $("gold-passage").textContent = fb.passage || "";
       $("gold-passage").hidden = !fb.passage;
       $("gold-feedback").hidden = false;
@@ -400,16 +390,6 @@
       help.hidden = force === undefined ? !help.hidden : !force;
     }
 
-    function pick(index) {
-      const label = cfg.labels[index];
-      if (label === undefined || !current) return;
-      if (cfg.multi_label) {
-        if (selected.has(label)) selected.delete(label);
-        else selected.add(label);
-      } else selected = new Set([label]);
-      markButtons();
-    }
-
     document.addEventListener("keydown", (ev) => {
       if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
       const tag = ev.target && ev.target.tagName;
@@ -418,11 +398,7 @@
       if (key === "?") return toggleHelp();
       if (key === "Escape") return toggleHelp(false);
       if (!$("help").hidden) return;
-      const index = cfg.keys.indexOf(key);
-      if (index >= 0) {
-        ev.preventDefault();
-        return pick(index);
-      }
+      if (widget.key(key, Boolean(current))) return ev.preventDefault();
       if (key === "Enter") {
         ev.preventDefault(); // a focused button must not also be clicked
         return answer(null);
@@ -433,12 +409,6 @@
       else if (lower === "u") undo();
     });
 
-    for (const b of buttons) {
-      b.addEventListener("click", () => {
-        pick(Number(b.dataset.index));
-        b.blur();
-      });
-    }
     $("submit").addEventListener("click", () => answer(null));
     $("skip").addEventListener("click", () => skip());
     $("ambiguous").addEventListener("click", () => answer("ambiguous"));

@@ -19,9 +19,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("params", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("owner", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(
-            sa.Column("attempts", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch_op.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
 
 
 def downgrade() -> None:

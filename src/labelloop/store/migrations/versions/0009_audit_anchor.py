@@ -29,9 +29,7 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_denials")),
-        sa.UniqueConstraint(
-            "minute", "source", "actor", "action", name=op.f("uq_denials_minute")
-        ),
+        sa.UniqueConstraint("minute", "source", "actor", "action", name=op.f("uq_denials_minute")),
     )
 
 

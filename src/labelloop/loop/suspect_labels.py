@@ -14,15 +14,16 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, select
 
 from labelloop._validation import check_int
 from labelloop.errors import ConfigError, ModelError
-from labelloop.learn.models import make_model
-from labelloop.loop.labelcodec import encode
+from labelloop.loop.context import LoopContext
+from labelloop.loop.feature_cache import Features
+from labelloop.loop.model_setup import model_for
 from labelloop.loop.queue import SUSPECT_PRIORITY
 from labelloop.quality.label_errors import (
     find_label_errors,
@@ -32,11 +33,9 @@ from labelloop.quality.label_errors import (
 from labelloop.store import tables as t
 from labelloop.store.events import append_event
 
-if TYPE_CHECKING:
-    from labelloop.loop.project import Project
-
 #: Final-label sources whose labels are checked.
 SOURCES = ("human", "imported", "adjudicated", "auto")
+
 
 @dataclass(frozen=True)
 class Suspect:
@@ -80,7 +79,8 @@ class ProjectSuspects:
 
 
 def find_project_label_errors(
-    project: Project,
+    ctx: LoopContext,
+    features: Features,
     *,
     n_splits: int = 5,
     top: int | None = None,
@@ -93,26 +93,30 @@ def find_project_label_errors(
     n_splits = check_int(owner, "n_splits", n_splits, minimum=2)
     if top is not None:
         top = check_int(owner, "top", top)
-    config = project.config
-    if config.multi_label:
-        raise ConfigError("label errors: not supported for multi-label projects")
-    with project.engine.connect() as conn:
-        rows = _decided(conn, project)
+    config = ctx.config
+    kind = ctx.kind
+    if not kind.label_errors:
+        raise ConfigError(f"label errors: not supported for {kind.title} projects")
+    with ctx.engine.connect() as conn:
+        rows = _decided(conn, ctx)
     if len(rows) < n_splits:
         raise ModelError(
-            f"project {project.name!r} has {len(rows)} decided items; "
+            f"project {ctx.name!r} has {len(rows)} decided items; "
             f"{n_splits}-fold cross-validation needs at least {n_splits}"
         )
-    cache = project.features()
+    cache = features.get(ctx)
+    # The same labels give the same suspects: folds and models are seeded even when the project
+    # draws fresh randomness elsewhere.
+    seed = 0 if ctx.random_state is None else ctx.random_state
     ids = np.array([r.item_id for r in rows], dtype=np.int64)
-    y = encode(config, [r.label for r in rows])
+    y = kind.targets([r.label for r in rows])
     probs = out_of_fold_probabilities(
         cache.X[cache.rows(ids)],
         y,
-        make_model=lambda: make_model(config, random_state=project.random_state),
+        make_model=lambda: model_for(config, random_state=seed),
         n_classes=len(config.labels),
         n_splits=n_splits,
-        random_state=project.random_state,
+        random_state=seed,
     )
     found = find_label_errors(y, probs)
     shown = slice(None) if top is None else slice(top)
@@ -135,30 +139,30 @@ def find_project_label_errors(
         )
     ]
     if route:
-        suspects = _route(project, suspects, actor)
-    with project.engine.connect() as conn:
-        annotators = _annotator_quality(conn, project, ids, probs)
+        suspects = _route(ctx, suspects, actor)
+    with ctx.engine.connect() as conn:
+        annotators = _annotator_quality(conn, ctx, ids, probs)
     return ProjectSuspects(len(rows), len(found), suspects, annotators)
 
 
-def _decided(conn: Connection, project: Project) -> list[Any]:
+def _decided(conn: Connection, ctx: LoopContext) -> list[Any]:
     """Item id, key, final label and its source of every decided item, by item id."""
     fl, i = t.final_labels, t.items
     return list(
         conn.execute(
             select(fl.c.item_id, i.c.key, fl.c.label, fl.c.source)
             .join(i, i.c.id == fl.c.item_id)
-            .where(fl.c.project_id == project.id, fl.c.source.in_(SOURCES))
+            .where(fl.c.project_id == ctx.id, fl.c.source.in_(SOURCES))
             .order_by(fl.c.item_id)
         ).all()
     )
 
 
-def _route(project: Project, suspects: list[Suspect], actor: str) -> list[Suspect]:
+def _route(ctx: LoopContext, suspects: list[Suspect], actor: str) -> list[Suspect]:
     """Send each suspect not already waiting to the reviewer tier; return them marked."""
     i = t.items
     out = []
-    with project.writer.begin() as conn:
+    with ctx.writer.begin() as conn:
         for s in suspects:
             # Only a decided item moves; round_id is cleared so the queue hands an auto-accepted
             # item out (it keeps its final label, model version and confidence).
@@ -180,7 +184,7 @@ def _route(project: Project, suspects: list[Suspect], actor: str) -> list[Suspec
                     conn,
                     actor=actor,
                     action="item.suspect",
-                    project_id=project.id,
+                    project_id=ctx.id,
                     payload={
                         "item_id": s.item_id,
                         "tier": "reviewer",
@@ -195,7 +199,7 @@ def _route(project: Project, suspects: list[Suspect], actor: str) -> list[Suspec
 
 
 def _annotator_quality(
-    conn: Connection, project: Project, ids: np.ndarray, probs: np.ndarray
+    conn: Connection, ctx: LoopContext, ids: np.ndarray, probs: np.ndarray
 ) -> list[AnnotatorQuality]:
     """CROWDLAB quality of the annotators of the checked items, when some item has two or more
     (each person's latest unflagged annotator-tier answer); else empty."""
@@ -204,7 +208,7 @@ def _annotator_quality(
         select(a.c.item_id, a.c.annotator, a.c.label)
         .outerjoin(tk, tk.c.id == a.c.task_id)
         .where(
-            a.c.project_id == project.id,
+            a.c.project_id == ctx.id,
             a.c.flag.is_(None),
             (tk.c.tier == "annotator") | tk.c.id.is_(None),
         )
@@ -226,7 +230,7 @@ def _annotator_quality(
         annotators,
         list(latest.values()),
         probs[np.searchsorted(ids, sorted(per_item))],
-        label_ids=list(project.config.labels),
+        label_ids=list(ctx.config.labels),
     )
     answered = Counter(annotators)
     out = [

@@ -9,25 +9,24 @@ to the queue and the next attempt gets a quarter of the error budget, see
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, and_, func, select
 
+from labelloop.loop.context import LoopContext
+from labelloop.loop.model_registry import promoted_version
 from labelloop.loop.queue import AUDIT_PRIORITY
 from labelloop.routing.auto_accept import (
     AutoAcceptPlan,
     Certificate,
+    acceptance_test,
     allowed_errors,
-    certify,
     plan_auto_accept,
 )
 from labelloop.routing.bounds import alpha_for_attempt
 from labelloop.store import tables as t
 from labelloop.store.events import append_event
-
-if TYPE_CHECKING:
-    from labelloop.loop.project import Project
 
 
 @dataclass(frozen=True)
@@ -42,40 +41,38 @@ class RouteOutcome:
     round_id: int | None = None
 
 
-def route(project: Project) -> RouteOutcome:
+def route(ctx: LoopContext) -> RouteOutcome:
     """Move the project's auto-accept state one step forward."""
-    current = project.current_model()
-    with project.writer.begin() as conn:
+    with ctx.writer.begin() as conn:
         open_round = conn.execute(
             select(t.routing_rounds).where(
-                t.routing_rounds.c.project_id == project.id, t.routing_rounds.c.status == "sampling"
+                t.routing_rounds.c.project_id == ctx.id, t.routing_rounds.c.status == "sampling"
             )
         ).first()
         if open_round is not None:
-            return _evaluate(conn, project, open_round)
-        if current is None:
+            return _evaluate(conn, ctx, open_round)
+        version = promoted_version(conn, ctx.id)
+        if version is None:
             return RouteOutcome("waiting", "no promoted model yet")
-        unlabelled_holdout = _count(
-            conn, project, t.items.c.is_holdout, t.items.c.status != "labelled"
-        )
+        unlabelled_holdout = _count(conn, ctx, t.items.c.is_holdout, t.items.c.status != "labelled")
         if unlabelled_holdout:
             return RouteOutcome("waiting", f"{unlabelled_holdout} holdout items still need labels")
-        ids, labels_conf = _eligible(conn, project, current.version)
+        ids, labels_conf = _eligible(conn, ctx, version)
         if len(ids) == 0:
             return RouteOutcome("done", "no item is waiting for a decision")
         attempt = (
             conn.execute(
                 select(func.count())
                 .select_from(t.routing_rounds)
-                .where(t.routing_rounds.c.project_id == project.id)
+                .where(t.routing_rounds.c.project_id == ctx.id)
             ).scalar()
             or 0
         ) + 1
-        alpha = alpha_for_attempt(project.config.routing.confidence, attempt)
+        alpha = alpha_for_attempt(ctx.config.routing.confidence, attempt)
         allowed = allowed_errors(
-            _count(conn, project),
-            project.config.routing.target_accuracy,
-            already_bounded=_bounded(conn, project),
+            _count(conn, ctx),
+            ctx.config.routing.target_accuracy,
+            already_bounded=_bounded(conn, ctx),
         )
         plan = plan_auto_accept(labels_conf, allowed=allowed, alpha=alpha)
         if not plan.covers_pool:
@@ -85,55 +82,51 @@ def route(project: Project) -> RouteOutcome:
                 "before a certification can pass",
                 plan,
             )
-        return _start(conn, project, current.version, attempt, alpha, plan, ids)
+        return _start(conn, ctx, version, attempt, alpha, plan, ids)
 
 
-def _count(conn: Connection, project: Project, *where: Any) -> int:
+def _count(conn: Connection, ctx: LoopContext, *where: Any) -> int:
     return int(
         conn.execute(
-            select(func.count())
-            .select_from(t.items)
-            .where(t.items.c.project_id == project.id, *where)
+            select(func.count()).select_from(t.items).where(t.items.c.project_id == ctx.id, *where)
         ).scalar()
         or 0
     )
 
 
-def _bounded(conn: Connection, project: Project) -> int:
+def _bounded(conn: Connection, ctx: LoopContext) -> int:
     """Errors that earlier passed rounds may have left: their budget is spent."""
     return int(
         conn.execute(
             select(func.coalesce(func.sum(t.routing_rounds.c.error_bound), 0)).where(
-                t.routing_rounds.c.project_id == project.id, t.routing_rounds.c.status == "passed"
+                t.routing_rounds.c.project_id == ctx.id, t.routing_rounds.c.status == "passed"
             )
         ).scalar()
         or 0
     )
 
 
-def _version_id(conn: Connection, project: Project, version: int) -> int:
+def _version_id(conn: Connection, ctx: LoopContext, version: int) -> int:
     return int(
         conn.execute(
             select(t.model_versions.c.id).where(
-                t.model_versions.c.project_id == project.id, t.model_versions.c.version == version
+                t.model_versions.c.project_id == ctx.id, t.model_versions.c.version == version
             )
         ).scalar_one()
     )
 
 
-def _eligible(conn: Connection, project: Project, version: int) -> tuple[np.ndarray, np.ndarray]:
+def _eligible(conn: Connection, ctx: LoopContext, version: int) -> tuple[np.ndarray, np.ndarray]:
     """Unlabelled, unrouted, non-holdout items and the model's confidence on each."""
     i, p = t.items, t.predictions
     rows = conn.execute(
         select(i.c.id, p.c.confidence)
         .join(
             p,
-            and_(
-                p.c.item_id == i.c.id, p.c.model_version_id == _version_id(conn, project, version)
-            ),
+            and_(p.c.item_id == i.c.id, p.c.model_version_id == _version_id(conn, ctx, version)),
         )
         .where(
-            i.c.project_id == project.id,
+            i.c.project_id == ctx.id,
             i.c.status == "new",
             ~i.c.is_holdout,
             i.c.tier.is_(None),
@@ -149,7 +142,7 @@ def _eligible(conn: Connection, project: Project, version: int) -> tuple[np.ndar
 
 def _start(
     conn: Connection,
-    project: Project,
+    ctx: LoopContext,
     version: int,
     attempt: int,
     alpha: float,
@@ -159,7 +152,7 @@ def _start(
     round_id = t.inserted_id(
         conn.execute(
             t.routing_rounds.insert().values(
-                project_id=project.id,
+                project_id=ctx.id,
                 attempt=attempt,
                 model_version=version,
                 threshold=plan.threshold,
@@ -171,7 +164,7 @@ def _start(
             )
         )
     )
-    sample = project.rng.choice(ids, size=plan.sample_size, replace=False)
+    sample = ctx.rng.choice(ids, size=plan.sample_size, replace=False)
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000].tolist()
         conn.execute(t.items.update().where(t.items.c.id.in_(chunk)).values(round_id=round_id))
@@ -187,7 +180,7 @@ def _start(
         conn,
         actor="router",
         action="round.start",
-        project_id=project.id,
+        project_id=ctx.id,
         payload={
             "round_id": round_id,
             "attempt": attempt,
@@ -203,7 +196,7 @@ def _start(
     )
 
 
-def _evaluate(conn: Connection, project: Project, rnd: Any) -> RouteOutcome:
+def _evaluate(conn: Connection, ctx: LoopContext, rnd: Any) -> RouteOutcome:
     i, fl, p, s = t.items, t.final_labels, t.predictions, t.audit_samples
     sample = conn.execute(
         select(i.c.id, i.c.status, fl.c.label, p.c.label.label("predicted"))
@@ -213,7 +206,7 @@ def _evaluate(conn: Connection, project: Project, rnd: Any) -> RouteOutcome:
             p,
             and_(
                 p.c.item_id == i.c.id,
-                p.c.model_version_id == _version_id(conn, project, rnd.model_version),
+                p.c.model_version_id == _version_id(conn, ctx, rnd.model_version),
             ),
         )
         .where(s.c.round_id == rnd.id)
@@ -221,8 +214,8 @@ def _evaluate(conn: Connection, project: Project, rnd: Any) -> RouteOutcome:
     waiting = sum(1 for r in sample if r.status != "labelled")
     if waiting:
         return RouteOutcome("waiting", f"{waiting} audit items still need labels", round_id=rnd.id)
-    errors = sum(1 for r in sample if r.label != r.predicted)
-    cert = certify(
+    errors = sum(1 for r in sample if not ctx.kind.model_was_right(r.predicted, r.label))
+    cert = acceptance_test(
         rnd.n_candidates, rnd.sample_size, errors, allowed=rnd.allowed_errors, alpha=rnd.alpha
     )
     status = "passed" if cert.passed else "failed"
@@ -232,7 +225,7 @@ def _evaluate(conn: Connection, project: Project, rnd: Any) -> RouteOutcome:
         .values(status=status, sample_errors=errors, error_bound=cert.error_bound)
     )
     if cert.passed:
-        accepted = _accept(conn, project, rnd)
+        accepted = _accept(conn, ctx, rnd)
         reason = f"auto-accepted {accepted} items; at most {cert.error_bound} errors left"
     else:
         conn.execute(
@@ -246,7 +239,7 @@ def _evaluate(conn: Connection, project: Project, rnd: Any) -> RouteOutcome:
         conn,
         actor="router",
         action=f"round.{status}",
-        project_id=project.id,
+        project_id=ctx.id,
         payload={
             "round_id": rnd.id,
             "sample_errors": errors,
@@ -257,17 +250,17 @@ def _evaluate(conn: Connection, project: Project, rnd: Any) -> RouteOutcome:
     return RouteOutcome(status, reason, certificate=cert, round_id=rnd.id)
 
 
-def _accept(conn: Connection, project: Project, rnd: Any) -> int:
+def _accept(conn: Connection, ctx: LoopContext, rnd: Any) -> int:
     """Give every undecided candidate the round model's label, with its provenance."""
     i, p = t.items, t.predictions
-    guideline = t.latest_version(conn, t.guidelines, project.id)
+    guideline = t.latest_version(conn, t.guidelines, ctx.id)
     rows = conn.execute(
         select(i.c.id, p.c.label, p.c.confidence)
         .join(
             p,
             and_(
                 p.c.item_id == i.c.id,
-                p.c.model_version_id == _version_id(conn, project, rnd.model_version),
+                p.c.model_version_id == _version_id(conn, ctx, rnd.model_version),
             ),
         )
         .where(i.c.round_id == rnd.id, i.c.status == "new")
@@ -280,7 +273,7 @@ def _accept(conn: Connection, project: Project, rnd: Any) -> int:
             [
                 {
                     "item_id": r.id,
-                    "project_id": project.id,
+                    "project_id": ctx.id,
                     "label": r.label,
                     "source": "auto",
                     "decided_by": decided_by,
