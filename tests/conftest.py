@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,20 @@ def pg_available() -> bool:
     return ok
 
 
+def _stop_leaked_worker(url: str, test: str) -> None:
+    """A job worker still attached to a store about to be dropped (a Project handle the test did
+    not close) would poll the dropped database for the rest of the run: stop it, and say so."""
+    from labelloop.jobs import worker
+
+    with worker._workers_lock:
+        database = url.rsplit("/", 1)[-1]
+        leaked = [w for key, w in worker._workers.items() if key[1].endswith(f"/{database}")]
+    for found in leaked:
+        warnings.warn(f"{test} left a job worker attached to its store", stacklevel=1)
+        found._users = 1
+        worker.detach(found)
+
+
 @pytest.fixture(params=STORES)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -> Iterator[str]:
     """A fresh, empty store: a SQLite file, or a new PostgreSQL database dropped afterwards."""
@@ -50,9 +65,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield url
     finally:
+        _stop_leaked_worker(url, request.node.nodeid)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

@@ -33,3 +33,17 @@ def test_the_architecture_shows_the_multi_label_kind_as_it_is() -> None:
         path = f"src/labelloop/kinds/multi_label/{part}"
         code = (root / path).read_text().rstrip("\n")
         assert f"`{path}`:\n\n```python\n{code}\n```" in doc, path
+
+
+def test_the_readme_library_example_runs(tmp_path, monkeypatch) -> None:
+    section = README[README.index("## Library") :]
+    start = section.index("```python\n") + len("```python\n")
+    code = section[start : section.index("\n```", start)]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LABELLOOP_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "tickets.jsonl").write_text(
+        "".join(f'{{"id": {n}, "text": "ticket {n}"}}\n' for n in range(30))
+    )
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["result"].created and scope["result"].outcomes

@@ -28,15 +28,16 @@ HEAVY = (
 )
 
 
-def _loaded_after(code: str) -> list[str]:
-    """The HEAVY modules in ``sys.modules`` after running ``code`` in a fresh interpreter."""
+def _loaded_after(code: str, watched: tuple[str, ...] = HEAVY) -> list[str]:
+    """The ``watched`` modules in ``sys.modules`` after running ``code`` in a fresh
+    interpreter."""
     probe = f"""
 import json, sys
 try:
 {chr(10).join("    " + line for line in code.strip().splitlines())}
 except SystemExit:
     pass
-print(json.dumps(sorted(m for m in {list(HEAVY)!r} if m in sys.modules)))
+print(json.dumps(sorted(m for m in {list(watched)!r} if m in sys.modules)))
 """
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
@@ -86,3 +87,12 @@ def test_the_public_names_still_load_on_use():
     assert set(labelloop.__all__) <= set(dir(labelloop))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = labelloop.nope  # type: ignore[attr-defined]
+
+
+#: What only training, judging or scoring models needs.
+MODEL_WORK = ("sklearn", "pandas", "torch", "scipy.stats", "cleanlab")
+
+
+@pytest.mark.parametrize("module", ["labelloop.loop.project", "labelloop.server.app"])
+def test_handing_out_work_loads_no_model_machinery(module: str):
+    assert _loaded_after(f"import {module}", MODEL_WORK) == []

@@ -4,8 +4,9 @@ A stored label is JSON: a string (single-label) or a sorted list of strings (mul
 part of labelloop that needs a hashable form uses :func:`label_key` (canonical JSON text, so any
 name round-trips) and :func:`key_label` to undo it; people read :func:`display_name`
 (:func:`key_name` for a key). Files and the CLI write a multi-label set as ``a|b``
-(:func:`join_labels`, :func:`split_labels`), so a multi-label project refuses names holding
-``|``: :func:`label_name_problem` is checked when a project's configuration is loaded.
+(:func:`join_labels`, :func:`split_labels`), so the multi-label kind refuses names holding ``|``.
+:func:`label_name_problem` (and a kind's own rules) is checked when a project's configuration is
+loaded.
 """
 
 from __future__ import annotations
@@ -50,17 +51,44 @@ def split_labels(text: str) -> list[str]:
     return [part.strip() for part in text.split(SEPARATOR) if part.strip()]
 
 
-def label_name_problem(name: str, *, multi_label: bool) -> str | None:
-    """Why ``name`` cannot be a label name (it would not survive files, keys or pages), or None."""
+def label_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a label name (it would not survive files, keys or pages, or would
+    look like another name), or None."""
     if not name or name != name.strip():
         return "must be non-empty, without leading or trailing spaces"
     if len(name) > MAX_LABEL_LENGTH:
         return f"must be at most {MAX_LABEL_LENGTH} characters"
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
         return "must not hold control characters or lone surrogates"
-    if multi_label and SEPARATOR in name:
-        return f"must not hold {SEPARATOR!r} in a multi-label project: it separates labels in files"
+    if any(unicodedata.category(ch) == "Cf" for ch in name):
+        return "must not hold invisible characters (zero-width spaces, direction marks)"
+    if any(ch.isspace() and ch != " " for ch in name) or "  " in name:
+        return "must separate words with single plain spaces"
+    if unicodedata.normalize("NFC", name) != name:
+        return "must be in Unicode's composed form (NFC), as keyboards type it"
     return None
+
+
+def reads_as(name: str) -> str:
+    """What ``name`` looks like on a page: two names that read the same cannot both be labels
+    (compatibility forms such as fullwidth letters fold to their plain form)."""
+    return unicodedata.normalize("NFKC", name)
+
+
+def typed(answer: str) -> str:
+    """An answer's text in the composed form (NFC) that label names are checked to have, so a
+    name typed on a keyboard that decomposes accents (NFD) still matches."""
+    return unicodedata.normalize("NFC", answer)
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages about hostile input."""
+    return cut(repr(value), limit)
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def label_text(value: object) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from labelloop.codec import reads_as
 from labelloop.errors import ConfigError, RuleError
 from labelloop.routing.rules import compile_rule
 from labelloop.tiers import Tier
@@ -157,7 +158,7 @@ class ProjectConfig(_Strict):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     labels: tuple[str, ...] = Field(min_length=2)
     kind: str = "single_label"
-    multi_label: bool = False
+    multi_label: bool = Field(default=False, strict=True)
     data: Literal["text", "tabular", "image"] = "text"
     text_field: str = "text"
     feature_fields: tuple[str, ...] = ()
@@ -196,9 +197,12 @@ class ProjectConfig(_Strict):
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("labels must be unique")
         kind = make_kind(self.kind, self.labels)
+        read: dict[str, str] = {}
         for name in self.labels:
             if reason := kind.label_name_problem(name):
                 raise ValueError(f"label {name!r} {reason}")
+            if (twin := read.setdefault(reads_as(name), name)) != name:
+                raise ValueError(f"labels {twin!r} and {name!r} read the same")
         if self.quality.max_overlap is not None and self.quality.max_overlap < self.tasks.overlap:
             raise ValueError("quality.max_overlap must be at least tasks.overlap")
         if self.data in ("tabular", "image") and not self.feature_fields:

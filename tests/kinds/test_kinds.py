@@ -38,7 +38,7 @@ def test_multi_label_answers_are_sorted_sets_read_from_text_or_lists() -> None:
     assert kind.validate("dog") == ["dog"] and kind.validate([]) == []
     assert kind.read("fox|cat") == ["cat", "fox"] and kind.read(["dog"]) == ["dog"]
     assert kind.describe([]) == "(none)" and kind.describe(["cat", "fox"]) == "cat|fox"
-    with pytest.raises(AnswerError, match=r"unknown label\(s\) \['cow'\]"):
+    with pytest.raises(AnswerError, match="label: unknown label 'cow'; allowed: cat, dog, fox"):
         kind.validate(["cow"])
     with pytest.raises(AnswerError, match="list of label names, got a number"):
         kind.validate(3)
@@ -121,3 +121,28 @@ def test_model_rightness_and_export_columns_follow_the_canonical_answer() -> Non
     assert not multi.model_was_right(["cat"], ["cat", "fox"])
     assert SingleLabel(LABELS).model_was_right("dog", "dog")
     assert multi.export_fields(["cat"]) == {"label": ["cat"]}
+
+
+@pytest.mark.parametrize(
+    ("labels", "problem"),
+    [
+        (["caf\u00e9", "cafe\u0301"], "composed form"),
+        (["a b", "a  b"], "single plain spaces"),
+        (["a b", "a\u00a0b"], "single plain spaces"),
+        (["x\u2028y", "z"], "single plain spaces"),
+        (["ab", "a\u200bb"], "invisible"),
+        (["\uff41", "a"], "read the same"),
+    ],
+)
+def test_label_names_that_would_look_alike_are_refused(labels, problem) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        parse_config({"name": "p", "labels": labels})
+
+
+def test_answers_typed_in_another_unicode_form_are_the_label() -> None:
+    decomposed = "cafe\u0301"
+    assert SingleLabel(["caf\u00e9", "th\u00e9"]).validate(decomposed) == "caf\u00e9"
+    assert MultiLabel(["caf\u00e9", "th\u00e9"]).read(decomposed) == ["caf\u00e9"]
+    with pytest.raises(AnswerError) as refused:
+        SingleLabel(LABELS).validate("x" * 100_000)
+    assert len(str(refused.value)) < 200

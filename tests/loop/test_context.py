@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from labelloop.config import parse_config
-from labelloop.loop import labels, queue, reporting
+from labelloop.loop import queue, reporting, submission
 from labelloop.loop.aggregating import AnswersCache, VoteModel
 from labelloop.loop.context import LoopContext
 from labelloop.loop.project import Project, connect
@@ -39,7 +39,7 @@ def test_steps_run_on_a_bare_context_with_its_clock(tmp_path, store_url, close) 
     assert [task.lease_expires_at for task in tasks] == [frozen + lease] * 2
 
     votes = VoteModel(ctx, AnswersCache())
-    result = labels.annotate(
+    result = submission.annotate(
         ctx, votes, tasks[0].item_id, "b", annotator="ann", task_id=tasks[0].id
     )
     assert result.decided and votes.method == "majority"

@@ -12,33 +12,10 @@ from sqlalchemy import select
 from labelloop.accounts.memberships import get_membership
 from labelloop.accounts.users import create_user
 from labelloop.errors import InputFileError
-from labelloop.loop.project import Project, connect
-from labelloop.settings import Settings
+from labelloop.loop.project import Project
 from labelloop.store import tables as t
 
 GUIDELINES = "Say a when the item is about apples.\n\nSay b for anything about bananas."
-
-
-def _project(tmp_path: Path, store_url: str, *, n_items: int = 30, **quality) -> Project:
-    settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
-    config = {
-        "name": "g",
-        "labels": ["a", "b"],
-        "guidelines": GUIDELINES,
-        "routing": {"holdout_size": 10},
-        "retrain": {"every": 1000},
-        "tasks": {"overlap": quality.pop("overlap", 1)},
-        "quality": quality,
-    }
-    project = Project.create(
-        config, engine=connect(settings), settings=settings, retrain="off", random_state=0
-    )
-    items = tmp_path / "items.jsonl"
-    items.write_text(
-        "".join(json.dumps({"id": i, "text": f"item {i}"}) + "\n" for i in range(n_items))
-    )
-    project.import_file(items)
-    return project
 
 
 def _gold(tmp_path: Path, project: Project, n: int = 10) -> None:
@@ -50,10 +27,9 @@ def _gold(tmp_path: Path, project: Project, n: int = 10) -> None:
 
 
 def test_gold_questions_are_mixed_in_at_the_rate_and_never_become_labels(
-    tmp_path, store_url, close
+    text_project, tmp_path
 ) -> None:
-    project = _project(tmp_path, store_url, n_items=200, gold_rate=0.2)
-    close(project)
+    project = text_project(n_items=200, guidelines=GUIDELINES, quality={"gold_rate": 0.2})
     _gold(tmp_path, project, n=40)
     assert project.status()["items"] == 200, "gold questions are not part of the pool"
     tasks = project.next_tasks(100, annotator="ann")
@@ -76,10 +52,9 @@ def test_gold_questions_are_mixed_in_at_the_rate_and_never_become_labels(
 
 
 def test_a_wrong_gold_answer_shows_the_right_label_and_the_guideline(
-    tmp_path, store_url, close
+    text_project, tmp_path
 ) -> None:
-    project = _project(tmp_path, store_url, gold_rate=0.5)
-    close(project)
+    project = text_project(n_items=30, guidelines=GUIDELINES, quality={"gold_rate": 0.5})
     _gold(tmp_path, project)
     answered = 0
     while answered < 10:
@@ -103,17 +78,13 @@ def test_a_wrong_gold_answer_shows_the_right_label_and_the_guideline(
 
 
 def test_an_annotator_under_the_floor_is_flagged_and_loses_their_leases(
-    tmp_path, store_url, close
+    text_project, tmp_path
 ) -> None:
-    project = _project(
-        tmp_path,
-        store_url,
+    project = text_project(
         n_items=100,
-        gold_rate=0.5,
-        min_annotator_accuracy=0.8,
-        min_gold_answers=4,
+        guidelines=GUIDELINES,
+        quality={"gold_rate": 0.5, "min_annotator_accuracy": 0.8, "min_gold_answers": 4},
     )
-    close(project)
     _gold(tmp_path, project, n=20)
     create_user(project.engine, "ann", "long enough pw", "annotator")
     project.add_member("ann")
@@ -137,9 +108,8 @@ def test_an_annotator_under_the_floor_is_flagged_and_loses_their_leases(
     assert still_open == []
 
 
-def test_gold_import_needs_answers(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url)
-    close(project)
+def test_gold_import_needs_answers(text_project, tmp_path) -> None:
+    project = text_project(n_items=30, guidelines=GUIDELINES)
     gold = tmp_path / "gold.jsonl"
     gold.write_text('{"id": "g1", "text": "x", "label": "a"}\n{"id": "g2", "text": "y"}\n')
     with pytest.raises(InputFileError) as info:
@@ -148,17 +118,13 @@ def test_gold_import_needs_answers(tmp_path, store_url, close) -> None:
 
 
 @pytest.mark.parametrize("method", ["majority", "dawid-skene"])
-def test_dynamic_overlap_asks_one_more_then_escalates(tmp_path, store_url, close, method) -> None:
-    project = _project(
-        tmp_path,
-        store_url,
+def test_dynamic_overlap_asks_one_more_then_escalates(text_project, method) -> None:
+    project = text_project(
         n_items=12,
-        overlap=2,
-        max_overlap=3,
-        aggregation=method,
-        min_posterior=0.9,
+        guidelines=GUIDELINES,
+        tasks={"overlap": 2},
+        quality={"max_overlap": 3, "aggregation": method, "min_posterior": 0.9},
     )
-    close(project)
     item = project.next_tasks(1, annotator="p1")[0]
     second = next(x for x in project.next_tasks(20, annotator="p2") if x.item_id == item.item_id)
     project.annotate(item.item_id, "a", annotator="p1", task_id=item.id)
@@ -173,18 +139,18 @@ def test_dynamic_overlap_asks_one_more_then_escalates(tmp_path, store_url, close
     assert project.status()["queue"]["reviewer"] == 1
 
 
-def test_unanimous_answers_settle_without_extra_people(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, n_items=12, overlap=2, max_overlap=4)
-    close(project)
+def test_unanimous_answers_settle_without_extra_people(text_project) -> None:
+    project = text_project(
+        n_items=12, guidelines=GUIDELINES, tasks={"overlap": 2}, quality={"max_overlap": 4}
+    )
     item = project.next_tasks(1, annotator="p1")[0]
     second = next(x for x in project.next_tasks(20, annotator="p2") if x.item_id == item.item_id)
     project.annotate(item.item_id, "a", annotator="p1", task_id=item.id)
     assert project.annotate(item.item_id, "a", annotator="p2", task_id=second.id).decided
 
 
-def test_the_answers_table_is_read_once_until_an_answer_changes(tmp_path, store_url, close):
-    project = _project(tmp_path, store_url, overlap=2)
-    close(project)
+def test_the_answers_table_is_read_once_until_an_answer_changes(text_project):
+    project = text_project(n_items=30, guidelines=GUIDELINES, tasks={"overlap": 2})
     tasks = project.next_tasks(2, annotator="ann")
     project.annotate(tasks[0].item_id, "a", annotator="ann", task_id=tasks[0].id)
     with project.engine.connect() as conn:
@@ -207,13 +173,12 @@ def test_the_answers_table_is_read_once_until_an_answer_changes(tmp_path, store_
 @pytest.mark.parametrize(
     ("method", "decided"), [("majority", False), ("one-coin", True), ("dawid-skene", True)]
 )
-def test_fixed_overlap_decides_by_the_configured_aggregation(
-    tmp_path, store_url, close, method, decided
-) -> None:
+def test_fixed_overlap_decides_by_the_configured_aggregation(text_project, method, decided) -> None:
     """Two people split on an item: a vote is tied, but a fit that learned one of them is
     reliable and the other contradicts the reliable ones settles it."""
-    project = _project(tmp_path, store_url, n_items=40, overlap=2, aggregation=method)
-    close(project)
+    project = text_project(
+        n_items=40, guidelines=GUIDELINES, tasks={"overlap": 2}, quality={"aggregation": method}
+    )
     ids = [task.item_id for task in project.next_tasks(21, annotator="x")]
     for n, item in enumerate(ids[:10]):  # two reliable people agree
         truth = "ab"[n % 2]

@@ -19,37 +19,6 @@ from labelloop.settings import Settings
 from labelloop.store import tables as t
 
 
-def _project(
-    tmp_path: Path,
-    store_url: str,
-    *,
-    n_items: int = 20,
-    labels: list[str] | None = None,
-    multi_label: bool = False,
-    tasks: dict[str, Any] | None = None,
-    quality: dict[str, Any] | None = None,
-) -> Project:
-    settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
-    config = {
-        "name": "integrity",
-        "labels": labels or ["a", "b"],
-        "multi_label": multi_label,
-        "routing": {"holdout_size": 10},
-        "retrain": {"every": 1000},
-        "tasks": tasks or {},
-        "quality": quality or {},
-    }
-    project = Project.create(
-        config, engine=connect(settings), settings=settings, retrain="off", random_state=0
-    )
-    items = tmp_path / "items.jsonl"
-    items.write_text(
-        "".join(json.dumps({"id": i, "text": f"item {i}"}) + "\n" for i in range(n_items))
-    )
-    project.import_file(items)
-    return project
-
-
 def _gold(tmp_path: Path, project: Project, n: int = 10) -> None:
     gold = tmp_path / "gold.jsonl"
     rows = [{"id": f"g{i}", "text": f"gold {i}", "label": "a"} for i in range(n)]
@@ -65,11 +34,8 @@ def _gold_task(project: Project, annotator: str) -> Any:
     raise AssertionError("no gold question handed out")
 
 
-def test_gold_is_scored_by_the_first_answer_and_feedback_ends_undo(
-    tmp_path, store_url, close
-) -> None:
-    project = _project(tmp_path, store_url, quality={"gold_rate": 0.5})
-    close(project)
+def test_gold_is_scored_by_the_first_answer_and_feedback_ends_undo(text_project, tmp_path) -> None:
+    project = text_project(quality={"gold_rate": 0.5})
     _gold(tmp_path, project)
     task = _gold_task(project, "ann")
     wrong = project.annotate(task.item_id, "b", annotator="ann", task_id=task.id)
@@ -88,9 +54,8 @@ def test_gold_is_scored_by_the_first_answer_and_feedback_ends_undo(
     assert scores["bob"] == (1, 1)
 
 
-def test_undo_has_a_window_and_works_once(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, tasks={"undo_seconds": 30})
-    close(project)
+def test_undo_has_a_window_and_works_once(text_project) -> None:
+    project = text_project(tasks={"undo_seconds": 30})
     first, second = project.next_tasks(2, annotator="ann")
     project.annotate(first.item_id, "a", annotator="ann", task_id=first.id)
     late = t.utcnow() + timedelta(seconds=31)
@@ -103,18 +68,16 @@ def test_undo_has_a_window_and_works_once(tmp_path, store_url, close) -> None:
         project.retract(second.id, annotator="ann")
 
 
-def test_undo_can_be_switched_off(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, tasks={"undo_seconds": 0})
-    close(project)
+def test_undo_can_be_switched_off(text_project) -> None:
+    project = text_project(tasks={"undo_seconds": 0})
     (task,) = project.next_tasks(1, annotator="ann")
     project.annotate(task.item_id, "a", annotator="ann", task_id=task.id)
     with pytest.raises(ConflictError, match="within 0 s"):
         project.retract(task.id, annotator="ann")
 
 
-def test_a_reload_gets_back_what_the_person_holds(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, n_items=12)
-    close(project)
+def test_a_reload_gets_back_what_the_person_holds(text_project) -> None:
+    project = text_project(n_items=12)
     held = project.next_tasks(3, annotator="solo")
     again = project.next_tasks(3, annotator="solo", resume=True)
     assert [x.id for x in again] == [x.id for x in held]
@@ -123,10 +86,9 @@ def test_a_reload_gets_back_what_the_person_holds(tmp_path, store_url, close) ->
     assert len({x.item_id for x in more}) == 5
 
 
-def test_a_solo_annotator_can_finish_every_item(tmp_path, store_url, close) -> None:
+def test_a_solo_annotator_can_finish_every_item(text_project) -> None:
     """Skipping never withholds an item for good from the only person who can do it."""
-    project = _project(tmp_path, store_url, n_items=12)
-    close(project)
+    project = text_project(n_items=12)
     skipped = project.next_tasks(3, annotator="solo")
     for task in skipped:
         project.skip_task(task.id, annotator="solo")
@@ -139,9 +101,8 @@ def test_a_solo_annotator_can_finish_every_item(tmp_path, store_url, close) -> N
     assert project.status()["by_status"].get("new", 0) == 0
 
 
-def test_the_lease_cap_limits_what_one_person_holds(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, n_items=30)
-    close(project)
+def test_the_lease_cap_limits_what_one_person_holds(text_project) -> None:
+    project = text_project(n_items=30)
     assert len(project.next_tasks(100, annotator="greedy", max_leases=7)) == 7
     with pytest.raises(ConflictError, match="hold 7 open tasks"):
         project.next_tasks(1, annotator="greedy", max_leases=7)
@@ -149,13 +110,9 @@ def test_the_lease_cap_limits_what_one_person_holds(tmp_path, store_url, close) 
 
 
 @pytest.mark.parametrize("name", ["=cats", "cats|dogs", "+1", "@here", '"quoted"', "[x]"])
-def test_label_names_round_trip_through_answers_and_decisions(
-    tmp_path, store_url, close, name
-) -> None:
+def test_label_names_round_trip_through_answers_and_decisions(text_project, close, name) -> None:
     multi = "|" not in name  # '|' is refused in multi-label projects (below)
-    project = _project(
-        tmp_path, store_url, labels=[name, "other"], multi_label=multi, tasks={"overlap": 2}
-    )
+    project = text_project(labels=[name, "other"], multi_label=multi, tasks={"overlap": 2})
     close(project)
     label = [name] if multi else name
     ann = project.next_tasks(1, annotator="ann")[0]
@@ -183,9 +140,8 @@ def test_label_names_that_cannot_round_trip_are_refused(labels, multi, problem) 
         parse_config({"name": "p", "labels": labels, "multi_label": multi})
 
 
-def test_items_that_cannot_be_served_are_rejected_at_import(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, n_items=2)
-    close(project)
+def test_items_that_cannot_be_served_are_rejected_at_import(text_project, tmp_path) -> None:
+    project = text_project(n_items=2)
     deep: dict[str, Any] = {}
     node = deep
     for _ in range(300):

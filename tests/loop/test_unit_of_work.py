@@ -4,12 +4,12 @@ person's own task at a tier they still work at can be answered."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from labelloop.accounts.users import create_user
 from labelloop.errors import NotFoundError
+from labelloop.loop import submission
 from labelloop.loop.outcomes import (
     Decided,
     Escalated,
@@ -17,27 +17,17 @@ from labelloop.loop.outcomes import (
     NeedsMoreAnswers,
     RetrainDue,
 )
-from labelloop.loop.project import Project, connect
-from labelloop.settings import Settings
+from labelloop.loop.project import Project
+
+PEOPLE = (("ann1", "annotator"), ("ann2", "annotator"), ("rev", "reviewer"))
 
 
-def _project(tmp_path: Path, store_url: str, **config) -> Project:
-    settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
-    engine = connect(settings)
-    for name, role in (("ann1", "annotator"), ("ann2", "annotator"), ("rev", "reviewer")):
-        create_user(engine, name, role=role, password="a-long-password")
-    project = Project.create(
-        {"name": "u", "labels": ["a", "b"], **config},
-        engine=engine,
-        settings=settings,
-        retrain="off",
-        random_state=0,
-    )
-    for name in ("ann1", "ann2", "rev"):
+def _project(text_project, **config) -> Project:
+    """A project of 8 items with two annotators and a reviewer on it."""
+    project = text_project(n_items=8, routing={}, **config)
+    for name, role in PEOPLE:
+        create_user(project.engine, name, role=role, password="a-long-password")
         project.add_member(name)
-    items = tmp_path / "items.jsonl"
-    items.write_text("".join(json.dumps({"id": n, "text": f"t {n}"}) + "\n" for n in range(8)))
-    project.import_file(items)
     return project
 
 
@@ -51,13 +41,14 @@ def _same_item(project: Project) -> tuple[int, int]:
     return first.id, second.id
 
 
-def test_outcomes_say_what_each_answer_led_to(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, tasks={"overlap": 2}, retrain={"every": 1})
-    close(project)
+def test_outcomes_say_what_each_answer_led_to(text_project) -> None:
+    project = _project(text_project, tasks={"overlap": 2}, retrain={"every": 1})
     one, two = _same_item(project)
     first = project.submit(one, "a", person="ann1")
     assert first.outcomes == (NeedsMoreAnswers(first.item_id, 2),)
-    second = project.submit(two, "a", person="ann2")
+    # The step itself tells when a retrain is due; a project that never retrains on its own
+    # (retrain="off", as here) does not ask it to count.
+    second = submission.submit(project.context, project.votes, two, "a", person="ann2")
     decided = Decided(first.item_id, "a", "human", "majority of 2")
     assert second.outcomes == (decided, RetrainDue(1)) and second.decided
 
@@ -67,11 +58,8 @@ def test_outcomes_say_what_each_answer_led_to(tmp_path, store_url, close) -> Non
     assert split.outcomes == (Escalated(split.item_id, "reviewer", "annotators disagree"),)
 
 
-def test_a_retry_with_the_same_key_returns_the_first_answer_and_no_outcomes(
-    tmp_path, store_url, close
-) -> None:
-    project = _project(tmp_path, store_url)
-    close(project)
+def test_a_retry_with_the_same_key_returns_the_first_answer_and_no_outcomes(text_project) -> None:
+    project = _project(text_project)
     task = project.next_tasks(1, annotator="ann1")[0]
     first = project.submit(task.id, "a", person="ann1", client_key="k1")
     retry = project.submit(task.id, "a", person="ann1", client_key="k1")
@@ -80,9 +68,8 @@ def test_a_retry_with_the_same_key_returns_the_first_answer_and_no_outcomes(
     assert retry.annotation_id == first.annotation_id
 
 
-def test_gold_answers_are_scored_not_decided(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, quality={"gold_rate": 0.5})
-    close(project)
+def test_gold_answers_are_scored_not_decided(text_project, tmp_path) -> None:
+    project = _project(text_project, quality={"gold_rate": 0.5})
     gold = tmp_path / "gold.jsonl"
     gold.write_text(
         "".join(json.dumps({"id": f"g{n}", "text": "g", "label": "a"}) + "\n" for n in range(6))
@@ -95,11 +82,8 @@ def test_gold_answers_are_scored_not_decided(tmp_path, store_url, close) -> None
     assert not result.decided
 
 
-def test_only_ones_own_task_on_a_project_one_is_still_on_can_be_answered(
-    tmp_path, store_url, close
-) -> None:
-    project = _project(tmp_path, store_url, tasks={"overlap": 2})
-    close(project)
+def test_only_ones_own_task_on_a_project_one_is_still_on_can_be_answered(text_project) -> None:
+    project = _project(text_project, tasks={"overlap": 2})
     mine = project.next_tasks(1, tier="annotator", annotator="rev")[0]
     theirs = project.next_tasks(1, annotator="ann1")[0]
     with pytest.raises(NotFoundError, match=f"no task {theirs.id} of yours"):
@@ -110,3 +94,11 @@ def test_only_ones_own_task_on_a_project_one_is_still_on_can_be_answered(
     with pytest.raises(NotFoundError, match=f"no task {theirs.id} of yours"):
         project.submit(theirs.id, "a", person="ann1")
     assert project.submit(mine.id, "a", person="rev").created
+
+
+def test_a_project_that_does_not_retrain_is_not_told_a_retrain_is_due(text_project) -> None:
+    project = _project(text_project, retrain={"every": 1})
+    task = project.next_tasks(1, annotator="ann1")[0]
+    result = project.submit(task.id, "a", person="ann1")
+    assert result.decided and not any(isinstance(o, RetrainDue) for o in result.outcomes)
+    assert project.labels_since_last_model() >= project.config.retrain.every  # it would be due

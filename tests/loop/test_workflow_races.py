@@ -7,44 +7,14 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from labelloop.errors import ConflictError
-from labelloop.loop.project import Project, connect
-from labelloop.settings import Settings
+from labelloop.loop.project import Project
 from labelloop.store import tables as t
-
-
-def _project(
-    tmp_path: Path,
-    store_url: str,
-    *,
-    n_items: int = 20,
-    tasks: dict[str, Any] | None = None,
-    quality: dict[str, Any] | None = None,
-) -> Project:
-    settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
-    config = {
-        "name": "redteam",
-        "labels": ["a", "b"],
-        "routing": {"holdout_size": 10},
-        "retrain": {"every": 1000},
-        "tasks": tasks or {},
-        "quality": quality or {},
-    }
-    project = Project.create(
-        config, engine=connect(settings), settings=settings, retrain="off", random_state=0
-    )
-    items = tmp_path / "items.jsonl"
-    items.write_text(
-        "".join(json.dumps({"id": i, "text": f"item {i}"}) + "\n" for i in range(n_items))
-    )
-    project.import_file(items)
-    return project
 
 
 def _race(calls: list[Callable[[], Any]]) -> list[Any]:
@@ -96,17 +66,15 @@ def _waiting(project: Project) -> int:
         )
 
 
-def test_concurrent_skips_of_one_task_give_its_place_back_once(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, tasks={"overlap": 2})
-    close(project)
+def test_concurrent_skips_of_one_task_give_its_place_back_once(text_project) -> None:
+    project = text_project(tasks={"overlap": 2})
     (task,) = project.next_tasks(1, annotator="ann")
     _race([lambda: project.skip_task(task.id, annotator="ann") for _ in range(8)])
     assert _miscounted(project) == {}
 
 
-def test_a_skip_racing_a_submit_leaves_one_consistent_outcome(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, tasks={"overlap": 2})
-    close(project)
+def test_a_skip_racing_a_submit_leaves_one_consistent_outcome(text_project) -> None:
+    project = text_project(tasks={"overlap": 2})
     for _ in range(5):
         (task,) = project.next_tasks(1, annotator="ann")
         _race(
@@ -128,9 +96,8 @@ def test_a_skip_racing_a_submit_leaves_one_consistent_outcome(tmp_path, store_ur
     assert _miscounted(project) == {}
 
 
-def test_concurrent_hand_outs_expire_a_lease_once(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, n_items=30, tasks={"overlap": 3})
-    close(project)
+def test_concurrent_hand_outs_expire_a_lease_once(text_project) -> None:
+    project = text_project(n_items=30, tasks={"overlap": 3})
     past = t.utcnow() - timedelta(hours=2)
     for k in range(3):
         project.next_tasks(10, annotator=f"old{k}", now=past)  # every lease has expired
@@ -140,10 +107,9 @@ def test_concurrent_hand_outs_expire_a_lease_once(tmp_path, store_url, close) ->
 
 
 def test_a_skipped_gold_question_comes_back_only_after_everything_else(
-    tmp_path, store_url, close
+    text_project, tmp_path
 ) -> None:
-    project = _project(tmp_path, store_url, n_items=40, quality={"gold_rate": 0.3})
-    close(project)
+    project = text_project(n_items=40, quality={"gold_rate": 0.3})
     gold = tmp_path / "gold.jsonl"
     rows = [{"id": f"g{i}", "text": f"gold {i}", "label": "a"} for i in range(20)]
     gold.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -161,10 +127,9 @@ def test_a_skipped_gold_question_comes_back_only_after_everything_else(
 
 
 def test_gold_questions_are_not_handed_out_alone_once_the_queue_is_dry(
-    tmp_path, store_url, close
+    text_project, tmp_path
 ) -> None:
-    project = _project(tmp_path, store_url, n_items=12, quality={"gold_rate": 0.5})
-    close(project)
+    project = text_project(n_items=12, quality={"gold_rate": 0.5})
     gold = tmp_path / "gold.jsonl"
     rows = [{"id": f"g{i}", "text": f"gold {i}", "label": "a"} for i in range(60)]
     gold.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -176,9 +141,8 @@ def test_gold_questions_are_not_handed_out_alone_once_the_queue_is_dry(
     assert [task.kind for task in project.next_tasks(5, annotator="ann")] == []
 
 
-def test_concurrent_hand_outs_to_one_person_keep_the_lease_cap(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, n_items=80)
-    close(project)
+def test_concurrent_hand_outs_to_one_person_keep_the_lease_cap(text_project) -> None:
+    project = text_project(n_items=80)
 
     def lease() -> list[Any]:
         return project.next_tasks(5, annotator="greedy", max_leases=5)
@@ -191,11 +155,8 @@ def test_concurrent_hand_outs_to_one_person_keep_the_lease_cap(tmp_path, store_u
     assert held <= 5
 
 
-def test_answering_an_old_lease_and_a_new_one_on_one_item_does_not_strand_it(
-    tmp_path, store_url, close
-) -> None:
-    project = _project(tmp_path, store_url, n_items=1, tasks={"overlap": 2})
-    close(project)
+def test_answering_an_old_lease_and_a_new_one_on_one_item_does_not_strand_it(text_project) -> None:
+    project = text_project(n_items=1, tasks={"overlap": 2})
     (old,) = project.next_tasks(1, annotator="ann", now=t.utcnow() - timedelta(hours=2))
     (new,) = project.next_tasks(1, annotator="ann")  # the lapsed lease's item comes back
     assert new.item_id == old.item_id
@@ -207,10 +168,9 @@ def test_answering_an_old_lease_and_a_new_one_on_one_item_does_not_strand_it(
 
 
 def test_undoing_an_ambiguous_flag_does_not_tell_gold_questions_apart(
-    tmp_path, store_url, close
+    text_project, tmp_path
 ) -> None:
-    project = _project(tmp_path, store_url, n_items=20, quality={"gold_rate": 0.5})
-    close(project)
+    project = text_project(n_items=20, quality={"gold_rate": 0.5})
     gold = tmp_path / "gold.jsonl"
     rows = [{"id": f"g{i}", "text": f"gold {i}", "label": "a"} for i in range(10)]
     gold.write_text("".join(json.dumps(r) + "\n" for r in rows))

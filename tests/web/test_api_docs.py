@@ -11,7 +11,7 @@ import test_browser as browser
 from fastapi.testclient import TestClient
 
 from labelloop.server.app import create_app
-from labelloop.server.web.pages import CSP
+from labelloop.server.web.rendering import CSP
 from labelloop.settings import Settings
 
 live_server = browser.live_server

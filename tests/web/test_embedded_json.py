@@ -19,7 +19,10 @@ from labelloop.server.app import create_app
 from labelloop.settings import Settings
 from labelloop.store.engine import writer
 
-NASTY = ["<!--<script>", "</script>", "a&b\u2028c>"]
+NASTY = ["<!--<script>", "</script>", "a&b>c"]
+# Label names may not hold line separators (they would look like other names); a field name may,
+# and it is embedded in the page's JSON too.
+NASTY_FIELD = "te\u2028xt</script>"
 SCRIPT = re.compile(r'<script type="application/json" id="page-config">(.*?)</script>', re.S)
 
 
@@ -31,10 +34,15 @@ def nasty_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = Settings(data_dir=data_dir)
     engine = connect(settings)
     try:
-        config = {"name": "nasty", "labels": NASTY, "guidelines": "Pick one."}
+        config = {
+            "name": "nasty",
+            "labels": NASTY,
+            "text_field": NASTY_FIELD,
+            "guidelines": "Pick one.",
+        }
         project = Project.create(config, engine=engine, settings=settings, retrain="off")
         items = data_dir / "items.jsonl"
-        items.write_text("".join(json.dumps({"text": f"item {n}"}) + "\n" for n in range(5)))
+        items.write_text("".join(json.dumps({NASTY_FIELD: f"item {n}"}) + "\n" for n in range(5)))
         project.import_file(items)
         project.close()
         with writer(engine).begin() as conn:
@@ -59,6 +67,7 @@ def test_the_embedded_json_holds_no_markup_and_parses_back(page_html: str) -> No
     embedded = found.group(1)
     assert not set(embedded) & set("<>&\u2028\u2029"), embedded
     assert json.loads(embedded)["labels"] == NASTY
+    assert json.loads(embedded)["text_field"] == NASTY_FIELD
     assert page_html.count('class="label"') == len(NASTY)
 
 

@@ -14,7 +14,7 @@ from labelloop.cli.demo import DEMO_ACCOUNTS, prepare_demo
 from labelloop.server.app import create_app
 from labelloop.server.deps import SESSION_COOKIE
 from labelloop.server.web.charts import learning_curve
-from labelloop.server.web.pages import label_keys
+from labelloop.server.web.work_pages import label_keys
 from labelloop.settings import Settings
 
 PASSWORDS = {username: password for username, _role, password in DEMO_ACCOUNTS}

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from labelloop.codec import display_name, key_label, label_key, label_name_problem
+from labelloop.codec import cut, display_name, key_label, label_key, label_name_problem
 
 #: Widgets that kinds share (the classification kinds' label buttons).
 SHARED_WIDGETS = Path(__file__).parent / "widgets"
@@ -87,9 +87,14 @@ class TaskKind(ABC):
 
     # -- answers -------------------------------------------------------------------------
 
+    @property
+    def allowed(self) -> str:
+        """The label names, as a message lists them (cut short when there are many)."""
+        return cut(", ".join(self.labels), 200)
+
     def label_name_problem(self, name: str) -> str | None:
         """Why ``name`` cannot be one of this kind's label names, or None."""
-        return label_name_problem(name, multi_label=False)
+        return label_name_problem(name)
 
     @abstractmethod
     def validate(self, answer: Any) -> Any:

@@ -13,6 +13,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from typing import Any, Protocol, Self, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import numpy as np
@@ -359,25 +360,41 @@ class HttpModel:
             items.append(dict(item))
         return items
 
+    @property
+    def shown_url(self) -> str:
+        """The URL as messages show it: no credentials, no query string (which may hold a key)."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+    def _fit_url(self) -> str:
+        """``url`` with ``/fit`` added to its path (its query string kept)."""
+        parts = urlsplit(self.url)
+        return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/fit"))
+
     def _post(self, client: httpx.Client, url: str, payload: dict[str, Any]) -> httpx.Response:
         try:
             return client.post(url, json=payload)
         except httpx.HTTPError as exc:
-            raise ModelError(f"HTTP model {url}: request failed: {exc}") from exc
+            raise ModelError(f"HTTP model {self.shown_url}: request failed: {exc}") from exc
         except (TypeError, ValueError) as exc:
-            raise ModelError(f"HTTP model {url}: items cannot be sent as JSON: {exc}") from exc
+            raise ModelError(
+                f"HTTP model {self.shown_url}: items cannot be sent as JSON: {exc}"
+            ) from exc
 
-    @staticmethod
-    def _failed(url: str, response: httpx.Response) -> ModelError:
+    def _failed(self, response: httpx.Response, *, fit: bool = False) -> ModelError:
         text = response.text.strip()[:200]
-        return ModelError(f"HTTP model {url} answered {response.status_code}: {text}")
+        where = self.shown_url.rstrip("/") + "/fit" if fit else self.shown_url
+        return ModelError(f"HTTP model {where} answered {response.status_code}: {text}")
 
     def fit(self, X: Any, y: Any) -> Self:
         """Send the labelled items to ``url/fit``; returns ``self``."""
         self._validate_params()
         items = self._items(X)
         labels = check_targets(y, len(items), self.n_classes, self.multi_label)
-        url = self.url.rstrip("/") + "/fit"
+        url = self._fit_url()
         with self._client() as client:
             response = self._post(client, url, {"items": items, "labels": labels.tolist()})
         if response.status_code in (404, 405):
@@ -385,7 +402,7 @@ class HttpModel:
         elif response.is_success:
             self.trainable_ = True
         else:
-            raise self._failed(url, response)
+            raise self._failed(response, fit=True)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -398,14 +415,18 @@ class HttpModel:
                 batch = items[start : start + self.batch_size]
                 response = self._post(client, self.url, {"items": batch})
                 if not response.is_success:
-                    raise self._failed(self.url, response)
+                    raise self._failed(response)
                 try:
                     body = response.json()
                 except ValueError:
-                    raise ModelError(f"HTTP model {self.url} answered with invalid JSON") from None
+                    raise ModelError(
+                        f"HTTP model {self.shown_url} answered with invalid JSON"
+                    ) from None
                 if not isinstance(body, dict) or "probabilities" not in body:
-                    raise ModelError(f"HTTP model {self.url}: answer has no 'probabilities' key")
-                source = f"HTTP model {self.url}"
+                    raise ModelError(
+                        f"HTTP model {self.shown_url}: answer has no 'probabilities' key"
+                    )
+                source = f"HTTP model {self.shown_url}"
                 parts.append(
                     check_probabilities(
                         body["probabilities"],

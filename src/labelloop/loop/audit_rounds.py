@@ -25,6 +25,7 @@ from labelloop.routing.auto_accept import (
     plan_auto_accept,
 )
 from labelloop.routing.bounds import alpha_for_attempt
+from labelloop.store import locks
 from labelloop.store import tables as t
 from labelloop.store.events import append_event
 
@@ -44,6 +45,7 @@ class RouteOutcome:
 def route(ctx: LoopContext) -> RouteOutcome:
     """Move the project's auto-accept state one step forward."""
     with ctx.writer.begin() as conn:
+        locks.hold(conn, f"route:{ctx.id}")  # PostgreSQL: one evaluation or start at a time
         open_round = conn.execute(
             select(t.routing_rounds).where(
                 t.routing_rounds.c.project_id == ctx.id, t.routing_rounds.c.status == "sampling"

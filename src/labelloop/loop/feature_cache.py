@@ -10,7 +10,6 @@ import numpy as np
 from sqlalchemy import func, select
 
 from labelloop.loop.context import LoopContext
-from labelloop.loop.model_setup import featurizer_for
 from labelloop.store import tables as t
 
 
@@ -46,6 +45,8 @@ class Features:
                     .where(t.items.c.project_id == ctx.id)
                     .order_by(t.items.c.id)
                 ).all()
+                from labelloop.loop.model_setup import featurizer_for  # scikit-learn
+
                 featurizer = featurizer_for(ctx.config)
                 X = featurizer.fit_transform([r.data for r in rows])
                 self._cache = FeatureCache(

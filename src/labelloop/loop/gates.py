@@ -145,7 +145,7 @@ def _human_errors(
 def check_gates(
     ctx: LoopContext, answers: AnswersCache, *, accuracy: dict[str, Any] | None = None
 ) -> list[Gate]:
-    """Every gate of the ctx, passed or not (``accuracy``: an :func:`estimated_accuracy`
+    """Every gate of the project, passed or not (``accuracy``: an :func:`estimated_accuracy`
     already computed)."""
     config = ctx.config
     gates_cfg = config.quality.gates

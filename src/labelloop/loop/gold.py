@@ -3,7 +3,7 @@
 A gold answer never becomes a label; it measures the person. A wrong one is answered with the
 right label and the guideline passage behind it. Once someone has given
 ``quality.min_gold_answers`` gold answers and their accuracy is under
-``quality.min_annotator_accuracy``, they are flagged to admins, paused on the ctx, and their
+``quality.min_annotator_accuracy``, they are flagged to admins, paused on the project, and their
 open leases go back to the queue.
 """
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from labelloop.learn.persistence import load_model
 from labelloop.loop.context import LoopContext
 from labelloop.store import tables as t
 
@@ -56,6 +55,10 @@ class ModelRegistry:
         if row is None:
             return None
         if self._current is None or self._current.version != row.version:
+            # Here, not at import: a model file loads scikit-learn, which the queue (and so
+            # every process that only hands out work) never needs.
+            from labelloop.learn.persistence import load_model
+
             model, featurizer, calibrator, _meta = load_model(Path(row.path))
             self._current = LoadedModel(row.version, model, featurizer, calibrator, row.metrics)
         return self._current

@@ -11,6 +11,7 @@ from typing import Any
 
 from labelloop.config import ProjectConfig
 from labelloop.errors import ConfigError
+from labelloop.kinds import kind_for
 from labelloop.learn.features import Featurizer, make_featurizer
 from labelloop.learn.models import Model, make_model
 
@@ -52,7 +53,7 @@ def model_for(
     return make_model(
         model.kind,
         n_classes=len(config.labels),
-        multi_label=config.multi_label,
+        multi_label=kind_for(config).independent_labels,
         C=config.regularisation(),
         plugin=model.plugin,
         url=model.url,

@@ -1,6 +1,6 @@
 """What one answer led to, as values: the unit of work returns them, the dispatcher reacts.
 
-:func:`labelloop.loop.labels.submit` records an answer and decides what it can inside one
+:func:`labelloop.loop.submission.submit` records an answer and decides what it can inside one
 transaction; everything that should happen after the commit (evaluating a routing round,
 retraining) is told by these values, not done there, so the write lock is held for the answer
 alone and each reaction runs in one place (:mod:`labelloop.loop.dispatch`).

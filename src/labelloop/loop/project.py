@@ -4,12 +4,17 @@
 holder (feature cache, model registry, answers table, vote model) and hands them to the steps,
 plain functions in the modules of :mod:`labelloop.loop`; it adds no logic of its own but the
 choice of what a due retrain does.
+
+The steps that train or judge models load scikit-learn, SciPy's statistics and pandas; they are
+imported when first used, so a process that only hands out and records work never pays for them
+(``tests/test_lazy_imports.py``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,10 +36,9 @@ from labelloop.loop import (
     gates,
     gold,
     importing,
-    labels,
     reporting,
-    suspect_labels,
-    training,
+    retraction,
+    submission,
     training_set,
 )
 from labelloop.loop import queue as task_queue
@@ -52,12 +56,14 @@ if TYPE_CHECKING:
     from labelloop.loop.exporting import DatasetVersion
     from labelloop.loop.gates import Gate
     from labelloop.loop.importing import ImportReport
-    from labelloop.loop.labels import AnnotationResult
     from labelloop.loop.queue import Task
+    from labelloop.loop.submission import AnnotationResult
     from labelloop.loop.suspect_labels import ProjectSuspects
     from labelloop.loop.training import ModelVersionInfo
 
 RETRAIN_MODES = ("background", "sync", "off")
+#: Job ids a handle remembers for :meth:`Project.wait`.
+MAX_PENDING = 1000
 
 
 class Project:
@@ -96,7 +102,8 @@ class Project:
         self._train_lock = threading.Lock()
         self._worker: Worker | None = None  # the job worker this handle attached to
         #: Ids of the jobs this handle queued that :meth:`wait` has not reported yet.
-        self.pending: set[int] = set()
+        #: (A server never waits: only the newest are kept.)
+        self.pending: deque[int] = deque(maxlen=MAX_PENDING)
 
     # -- what the context holds ----------------------------------------------------------
 
@@ -150,7 +157,8 @@ class Project:
         engine: Engine | None = None,
         settings: Settings | None = None,
         actor: str = "admin",
-        **kwargs: Any,
+        retrain: str = "background",
+        random_state: int | None = None,
     ) -> Project:
         """Create a project (migrating the store first); its guidelines become version 1, and
         ``actor``, when that names a user, becomes a member at their role's tier."""
@@ -183,7 +191,14 @@ class Project:
                 payload={"name": config.name, "config": config.model_dump(mode="json")},
             )
             join(conn, project_id=project_id, username=actor, actor=actor)
-        return cls(engine, project_id, config, settings=settings, **kwargs)
+        return cls(
+            engine,
+            project_id,
+            config,
+            settings=settings,
+            retrain=retrain,
+            random_state=random_state,
+        )
 
     @classmethod
     def open(
@@ -192,7 +207,8 @@ class Project:
         *,
         engine: Engine | None = None,
         settings: Settings | None = None,
-        **kwargs: Any,
+        retrain: str = "background",
+        random_state: int | None = None,
     ) -> Project:
         """Open an existing project by name."""
         settings = settings or Settings()
@@ -206,7 +222,8 @@ class Project:
             row.id,
             parse_config(row.config, source=f"project {name}"),
             settings=settings,
-            **kwargs,
+            retrain=retrain,
+            random_state=random_state,
         )
 
     # -- guidelines ----------------------------------------------------------------------
@@ -269,15 +286,53 @@ class Project:
 
     # -- the loop's steps (each lives in its own module) ---------------------------------
 
-    def import_file(self, path: str | Path, **kwargs: Any) -> ImportReport:
+    def import_file(
+        self,
+        path: str | Path,
+        *,
+        fmt: str | None = None,
+        skip_invalid: bool = False,
+        rejects_path: Path | None = None,
+        progress: Callable[[int], None] | None = None,
+        gold: bool = False,
+        actor: str = "system",
+    ) -> ImportReport:
         """Import items from JSONL, CSV or Parquet (see :mod:`labelloop.loop.importing`)."""
-        report = importing.import_file(self.context, Path(path), **kwargs)
+        report = importing.import_file(
+            self.context,
+            Path(path),
+            fmt=fmt,
+            skip_invalid=skip_invalid,
+            rejects_path=rejects_path,
+            progress=progress,
+            gold=gold,
+            actor=actor,
+        )
         self.features.forget()
         return report
 
-    def next_tasks(self, n: int = 1, **kwargs: Any) -> list[Task]:
+    def next_tasks(
+        self,
+        n: int = 1,
+        *,
+        tier: str = "annotator",
+        annotator: str = "anonymous",
+        skills: Sequence[str] | None = None,
+        resume: bool = False,
+        max_leases: int | None = None,
+        now: datetime | None = None,
+    ) -> list[Task]:
         """Hand out the ``n`` most valuable open tasks; see :mod:`labelloop.loop.queue`."""
-        return task_queue.next_tasks(self.context, n, **kwargs)
+        return task_queue.next_tasks(
+            self.context,
+            n,
+            tier=tier,
+            annotator=annotator,
+            skills=skills,
+            resume=resume,
+            max_leases=max_leases,
+            now=now,
+        )
 
     def skip_task(self, task_id: int, *, annotator: str) -> None:
         """Give a leased task back unanswered."""
@@ -293,8 +348,9 @@ class Project:
         flag: str | None = None,
     ) -> AnnotationResult:
         """``person``'s answer to their own task, as one unit of work, then the reactions to
-        what it led to (:func:`labelloop.loop.labels.submit`, :mod:`labelloop.loop.dispatch`)."""
-        result = labels.submit(
+        what it led to (:func:`~labelloop.loop.submission.submit`, :mod:`~labelloop.loop.dispatch`).
+        """
+        result = submission.submit(
             self.context,
             self.votes,
             task_id,
@@ -302,6 +358,7 @@ class Project:
             person=person,
             client_key=client_key,
             flag=flag,
+            watch_retrain=self.retrain != "off",
         )
         dispatch.dispatch(self, result.outcomes)
         return result
@@ -317,8 +374,8 @@ class Project:
         flag: str | None = None,
     ) -> AnnotationResult:
         """Record a human label on an item (the library trusts its caller with any task id),
-        then the reactions to what it led to. See :func:`labelloop.loop.labels.annotate`."""
-        result = labels.annotate(
+        then the reactions to what it led to. See :func:`labelloop.loop.submission.annotate`."""
+        result = submission.annotate(
             self.context,
             self.votes,
             item_id,
@@ -327,16 +384,19 @@ class Project:
             task_id=task_id,
             client_key=client_key,
             flag=flag,
+            watch_retrain=self.retrain != "off",
         )
         dispatch.dispatch(self, result.outcomes)
         return result
 
     def retract(self, task_id: int, *, annotator: str, now: datetime | None = None) -> datetime:
-        """Undo one's answer to a task and get the task back; see :func:`labels.retract`."""
-        return labels.retract(self.context, task_id, annotator=annotator, now=now)
+        """Undo one's answer to a task and get the task back (:mod:`~labelloop.loop.retraction`)."""
+        return retraction.retract(self.context, task_id, annotator=annotator, now=now)
 
     def train(self, *, actor: str = "system") -> ModelVersionInfo | None:
         """Train a model version now, promote it if not worse, rescore and route."""
+        from labelloop.loop import training  # scikit-learn: imported on first use
+
         with self._train_lock:
             version = training.train(self.context, self.features, self.models, actor=actor)
             audit_rounds.route(self.context)
@@ -363,31 +423,60 @@ class Project:
         """The finished dataset's estimated accuracy and interval (:mod:`labelloop.loop.gates`)."""
         return gates.estimated_accuracy(self.context, self.answers)
 
-    def check_gates(self, **kwargs: Any) -> list[Gate]:
+    def check_gates(self, *, accuracy: dict[str, Any] | None = None) -> list[Gate]:
         """Every quality gate's verdict; see :func:`labelloop.loop.gates.check_gates`."""
-        return gates.check_gates(self.context, self.answers, **kwargs)
+        return gates.check_gates(self.context, self.answers, accuracy=accuracy)
 
     def certify(self, *, actor: str = "system") -> dict[str, Any]:
         """Certify the current dataset if every gate passes (else ConflictError naming them)."""
         return gates.certify(self.context, self.answers, actor=actor)
 
-    def find_label_errors(self, **kwargs: Any) -> ProjectSuspects:
+    def find_label_errors(
+        self,
+        *,
+        n_splits: int = 5,
+        top: int | None = None,
+        route: bool = False,
+        actor: str = "system",
+    ) -> ProjectSuspects:
         """Rank likely wrong final labels; ``route=True`` sends them to the reviewer queue
         (see :mod:`labelloop.loop.suspect_labels`)."""
-        return suspect_labels.find_project_label_errors(self.context, self.features, **kwargs)
+        from labelloop.loop import suspect_labels  # scikit-learn: imported on first use
+
+        return suspect_labels.find_project_label_errors(
+            self.context, self.features, n_splits=n_splits, top=top, route=route, actor=actor
+        )
 
     def status(self) -> dict[str, Any]:
         """Counts of items by state, the queue per tier, model versions and rounds."""
         return reporting.status(self.context)
 
-    def agreement_report(self, **kwargs: Any) -> dict[str, Any]:
+    def agreement_report(
+        self,
+        *,
+        slice_field: str | None = None,
+        n_resamples: int = 200,
+        confidence: float = 0.95,
+        min_pair_overlap: int = 5,
+        random_state: int | np.random.Generator | None = 0,
+    ) -> dict[str, Any]:
         """Agreement overall (with a bootstrap interval), per label, per annotator pair and per
         slice; see :mod:`labelloop.loop.agreement_report`."""
-        return agreement_report.agreement_report(self.context, self.answers, **kwargs)
+        return agreement_report.agreement_report(
+            self.context,
+            self.answers,
+            slice_field=slice_field,
+            n_resamples=n_resamples,
+            confidence=confidence,
+            min_pair_overlap=min_pair_overlap,
+            random_state=random_state,
+        )
 
-    def guideline_report(self, **kwargs: Any) -> dict[str, Any]:
+    def guideline_report(self, *, top: int = 5, examples: int = 3) -> dict[str, Any]:
         """The label pairs people split on most and the human–model confusion, with examples."""
-        return agreement_report.guideline_report(self.context, self.answers, **kwargs)
+        return agreement_report.guideline_report(
+            self.context, self.answers, top=top, examples=examples
+        )
 
     def current_model(self) -> LoadedModel | None:
         """The promoted model version, loaded on first use."""
@@ -405,7 +494,7 @@ class Project:
         if self.retrain != "background":
             self.route()
             return
-        self.pending.add(
+        self.pending.append(
             self._ensure_worker().submit(
                 kind="route", project_id=self.id, params={}, created_by="system", once="queued"
             )
@@ -419,7 +508,7 @@ class Project:
         if self.retrain == "sync":
             self.train()
             return
-        self.pending.add(
+        self.pending.append(
             self._ensure_worker().submit(
                 kind="train", project_id=self.id, params={}, created_by="system", once="active"
             )
@@ -443,11 +532,11 @@ class Project:
     def wait(self) -> None:
         """Block until the project's queued and running jobs, and those this handle queued, have
         ended; :class:`~labelloop.errors.JobFailed` names the first that failed and why."""
-        awaited = self.pending | job_queue.active_ids(self.engine, project_id=self.id)
+        awaited = set(self.pending) | job_queue.active_ids(self.engine, project_id=self.id)
         if not awaited:
             return
         self._ensure_worker()  # queued jobs need a worker, if nobody else runs one
-        self.pending = set()
+        self.pending.clear()
         job_queue.wait_for(self.engine, awaited)
 
     def close(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from labelloop.loop.model_setup import model_for
 from labelloop.loop.scoring import model_inputs, rescore
 from labelloop.loop.training_set import labelled
 from labelloop.routing.bounds import clopper_pearson_upper
+from labelloop.store import locks
 from labelloop.store import tables as t
 from labelloop.store.events import append_event
 
@@ -65,7 +65,6 @@ def train(
     with ctx.engine.connect() as conn:
         train_ids, train_labels = labelled(conn, ctx.id, holdout=False)
         hold_ids, hold_labels = labelled(conn, ctx.id, holdout=True)
-        version = t.latest_version(conn, t.model_versions, ctx.id) + 1
     y_train = kind.targets(train_labels)
     if len(train_ids) < config.retrain.min_labels or not kind.trainable(y_train):
         return None
@@ -94,16 +93,22 @@ def train(
         metrics["previous_accuracy"] = holdout_metrics(kind, before, y_hold, alpha)["accuracy"]
         promoted = metrics["accuracy"] >= metrics["previous_accuracy"]
 
-    path = ctx.settings.models_dir() / ctx.name / f"v{version}.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_model(
-        path,
-        model=model,
-        featurizer=cache.featurizer,
-        calibrator=calibrator,
-        meta={"project": ctx.name, "version": version, "metrics": metrics},
-    )
+    # The version number is taken, and its file written, in the transaction that records it,
+    # under the project's models lock: two trainers of one project (two processes, or a job
+    # beside `labelloop train`) never take one number or write one file.
+    folder = ctx.settings.models_dir() / ctx.name
+    folder.mkdir(parents=True, exist_ok=True)
     with ctx.writer.begin() as conn:
+        locks.hold(conn, f"models:{ctx.id}")
+        version = t.latest_version(conn, t.model_versions, ctx.id) + 1
+        path = (folder / f"v{version}.npz").resolve()
+        save_model(
+            path,
+            model=model,
+            featurizer=cache.featurizer,
+            calibrator=calibrator,
+            meta={"project": ctx.name, "version": version, "metrics": metrics},
+        )
         version_id = t.inserted_id(
             conn.execute(
                 t.model_versions.insert().values(
@@ -112,7 +117,7 @@ def train(
                     status="promoted" if promoted else "rejected",
                     n_labels=len(train_ids),
                     metrics=metrics,
-                    path=str(Path(path).resolve()),
+                    path=str(path),
                 )
             )
         )

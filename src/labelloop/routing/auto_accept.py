@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from labelloop._validation import check_fraction, check_int
 from labelloop.routing.bounds import clopper_pearson_upper, hypergeometric_upper
@@ -117,6 +116,8 @@ def plan_auto_accept(
     samples = _sample_sizes(n)
     a = prefixes[:, None]
     m = np.minimum(samples[None, :], a)
+    from scipy import stats  # see labelloop.routing.bounds
+
     k = stats.binom.ppf(pass_probability, m, rates[:, None])
     # The binomial bound is a little looser than the hypergeometric one the test uses: a safe plan.
     left = clopper_pearson_upper(k, m, alpha) * a - k

@@ -1,13 +1,14 @@
 """Exact confidence bounds for error counts and rates.
 
 All bounds are one-sided upper bounds at level ``1 - alpha``: the probability that the true value
-exceeds the bound is at most ``alpha``.
+exceeds the bound is at most ``alpha``. SciPy's statistics are imported when a bound is first
+computed: they cost about 50 MB and half a second, which a process that only hands out work
+never needs.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from labelloop._validation import check_fraction, check_int
 
@@ -16,6 +17,8 @@ def clopper_pearson_upper(
     errors: int | np.ndarray, n: int | np.ndarray, alpha: float
 ) -> np.ndarray:
     """Upper Clopper-Pearson bound on a binomial rate after ``errors`` in ``n`` trials."""
+    from scipy import stats
+
     check_fraction("clopper_pearson_upper", "alpha", alpha)
     k = np.asarray(errors, dtype=float)
     n = np.asarray(n, dtype=float)
@@ -32,6 +35,8 @@ def hypergeometric_upper(population: int, sample: int, errors: int, alpha: float
     ``alpha``. Exact (no normal or binomial approximation); tighter than Clopper-Pearson when the
     sample is a large share of the population.
     """
+    from scipy import stats
+
     check_int("hypergeometric_upper", "population", population, minimum=1)
     check_int("hypergeometric_upper", "sample", sample, minimum=1)
     check_int("hypergeometric_upper", "errors", errors, minimum=0)

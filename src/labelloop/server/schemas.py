@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 from labelloop.accounts.users import MIN_PASSWORD
 from labelloop.tiers import Tier
 
-Label = str | list[str] | None
+#: An answer as JSON: its shape is the project's task kind's to check (``kinds/``).
+Answer = JsonValue
 
 
 def _utc(at: datetime) -> datetime:
@@ -209,13 +210,13 @@ class TaskOut(BaseModel):
     data: dict[str, Any]
     kind: str
     tier: str
-    suggestion: Label
+    suggestion: Answer
     confidence: float | None
     lease_expires_at: Timestamp
 
 
 class SubmitIn(_In):
-    label: Label = None
+    label: Answer = None
     flag: Literal["ambiguous"] | None = None
     client_key: str | None = Field(default=None, min_length=1, max_length=64)
 
@@ -247,7 +248,7 @@ class SubmitOut(BaseModel):
 class AnnotationOut(BaseModel):
     id: int
     annotator: str
-    label: Label
+    label: Answer
     flag: str | None
     tier: str | None
     guideline_version: int
@@ -256,12 +257,12 @@ class AnnotationOut(BaseModel):
 
 class PredictionOut(BaseModel):
     model_version: int
-    label: Label
+    label: Answer
     confidence: float
 
 
 class FinalLabelOut(BaseModel):
-    label: Label
+    label: Answer
     source: str
     decided_by: str
     model_version: int | None

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from labelloop.codec import json_type_name, label_name_problem, label_text, split_labels
+from labelloop.codec import SEPARATOR, json_type_name, label_text, shown, split_labels, typed
 from labelloop.errors import AnswerError
 from labelloop.kinds.base import TaskKind, label_buttons
 from labelloop.quality.agreement import krippendorff_alpha
@@ -30,16 +30,15 @@ class MultiLabel(TaskKind):
     )
 
     def label_name_problem(self, name: str) -> str | None:
-        return label_name_problem(name, multi_label=True)
+        if SEPARATOR in name:
+            return f"must not hold {SEPARATOR!r} in a multi-label project: it separates labels"
+        return super().label_name_problem(name)
 
     def validate(self, answer: Any) -> list[str]:
         values = [answer] if isinstance(answer, str) else answer
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise AnswerError(f"label: must be a list of label names, got {json_type_name(answer)}")
-        unknown = [v for v in values if v not in self._index]
-        if unknown:
-            raise AnswerError(f"label: unknown label(s) {unknown}; allowed: {list(self.labels)}")
-        return sorted(set(values))
+        return self._known({typed(v) for v in values}, "label: ")
 
     def read(self, value: Any) -> list[str] | None:
         if value is None or value == "" or value == []:
@@ -53,13 +52,18 @@ class MultiLabel(TaskKind):
         texts = [label_text(part) for part in parts]
         if None in texts:
             raise AnswerError("must be a list of label strings")
-        names = sorted({text for text in texts if text})
-        unknown = [name for name in names if name not in self._index]
+        return self._known({typed(text) for text in texts if text}) or None
+
+    def _known(self, names: set[str], field: str = "") -> list[str]:
+        """``names``, sorted, if each is a label; else the error naming (the first few of) the
+        unknown ones."""
+        unknown = sorted(names - self._index.keys())
         if unknown:
             word = "label" if len(unknown) == 1 else "labels"
-            listed = ", ".join(repr(name) for name in unknown)
-            raise AnswerError(f"unknown {word} {listed}; allowed: {', '.join(self.labels)}")
-        return names or None
+            listed = ", ".join(shown(name, 40) for name in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise AnswerError(f"{field}unknown {word} {listed}{more}; allowed: {self.allowed}")
+        return sorted(names)
 
     def targets(self, answers: Sequence[Any]) -> np.ndarray:
         """A 0/1 indicator matrix, one column per label."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from labelloop.codec import json_type_name, label_text
+from labelloop.codec import json_type_name, label_text, shown, typed
 from labelloop.errors import AnswerError
 from labelloop.kinds.base import TaskKind, label_buttons
 from labelloop.quality.agreement import per_label_agreement
@@ -22,14 +22,17 @@ class SingleLabel(TaskKind):
     widget = label_buttons(several=False, keys=(("1 … 9, 0", "pick the label with that number"),))
 
     def validate(self, answer: Any) -> str:
-        if not isinstance(answer, str) or answer not in self._index:
-            raise AnswerError(f"label: {answer!r} is not one of {list(self.labels)}")
-        return answer
+        name = typed(answer) if isinstance(answer, str) else None
+        if name is None or name not in self._index:
+            raise AnswerError(f"label: {shown(answer)} is not one of {self.allowed}")
+        return name
 
     def read(self, value: Any) -> str | None:
         if value is None or value == "" or value == []:
             return None
         name = label_text(value)
+        if name is not None:
+            name = typed(name)
         if name is None:
             raise AnswerError(
                 f"must be one label (the project is single-label), got {json_type_name(value)}"
@@ -37,7 +40,7 @@ class SingleLabel(TaskKind):
         if not name:
             return None
         if name not in self._index:
-            raise AnswerError(f"unknown label {name!r}; allowed: {', '.join(self.labels)}")
+            raise AnswerError(f"unknown label {shown(name)}; allowed: {self.allowed}")
         return name
 
     def targets(self, answers: Sequence[Any]) -> np.ndarray:

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from labelloop.server.web.pages import CSP
+from labelloop.server.web.rendering import CSP
 
 ASSETS = "/swagger"
 
