@@ -122,6 +122,13 @@ def test_an_unknown_project_is_a_clean_error(env: dict[str, str]) -> None:
     assert result.exit_code == 2 and "no project called 'nope'" in result.output
 
 
+def _sim_config(tmp_path: Path) -> Path:
+    """The test project's config, reading the true label from the field ``y``."""
+    config = tmp_path / "sim.toml"
+    config.write_text(CONFIG.replace("guidelines", 'label_field = "y"\nguidelines'))
+    return config
+
+
 def _labelled_file(tmp_path: Path, rows: list[dict]) -> Path:
     """``rows`` as a JSONL dataset whose true label is in the field ``y``."""
     data = tmp_path / "labelled.jsonl"
@@ -136,8 +143,7 @@ def _labelled_file(tmp_path: Path, rows: list[dict]) -> Path:
 def test_simulate_prints_json_for_scripts(tmp_path: Path) -> None:
     rows = _items(200)
     data = _labelled_file(tmp_path, rows)
-    config = tmp_path / "sim.toml"
-    config.write_text(CONFIG.replace("guidelines", 'label_field = "y"\nguidelines'))
+    config = _sim_config(tmp_path)
     result = runner.invoke(
         app,
         [
@@ -168,8 +174,7 @@ def test_simulate_replays_real_crowd_answers(tmp_path: Path) -> None:
         for r in rows:  # two workers, one of them always says "bug"
             writer.writerow([r["id"], "careful", r["truth"]])
             writer.writerow([r["id"], "lazy", "bug"])
-    config = tmp_path / "sim.toml"
-    config.write_text(CONFIG.replace("guidelines", 'label_field = "y"\nguidelines'))
+    config = _sim_config(tmp_path)
     result = runner.invoke(
         app,
         [

@@ -4,7 +4,6 @@ carry, and hostile answers to ``submit`` and ``annotate``, on SQLite and Postgre
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,50 +19,17 @@ from labelloop.errors import AnswerError, ConfigError, ConflictError
 from labelloop.learn import persistence
 from labelloop.learn.models import HttpModel
 from labelloop.loop import training
-from labelloop.loop.project import Project, connect
-from labelloop.settings import Settings
+from labelloop.loop.project import Project
 from labelloop.store import tables as t
 from labelloop.store.engine import writer
+from races import race
 
 
-def _race(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run ``calls`` at once (threads released together); each result or exception."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(k: int) -> None:
-        barrier.wait()
-        try:
-            results[k] = calls[k]()
-        except Exception as exc:  # the race's outcome is what is checked
-            results[k] = exc
-
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    return results
-
-
-def _project(tmp_path: Path, store_url: str, n_items: int = 60, **overrides: Any) -> Project:
-    settings = Settings(data_dir=tmp_path / "data", database_url=store_url)
-    config = {
-        "name": "redteam",
-        "labels": ["a", "b"],
-        "routing": {"holdout_size": 10, "target_accuracy": 0.8},
-        "retrain": {"every": 1000},
-        **overrides,
-    }
-    project = Project.create(
-        config, engine=connect(settings), settings=settings, retrain="off", random_state=0
-    )
-    items = tmp_path / "items.jsonl"
-    items.write_text(
-        "".join(json.dumps({"id": i, "text": f"item {i}"}) + "\n" for i in range(n_items))
-    )
-    project.import_file(items)
-    return project
+def _project(text_project: Callable[..., Project], **config: Any) -> Project:
+    """The red team's project: 60 items, routing to 80 % accuracy."""
+    config.setdefault("n_items", 60)
+    routing = {"holdout_size": 10, "target_accuracy": 0.8}
+    return text_project(name="redteam", routing=routing, **config)
 
 
 def _promote_a_model(project: Project, confidence: float = 0.99) -> int:
@@ -144,11 +110,10 @@ def _round_events(project: Project) -> list[str]:
 
 
 @pytest.mark.parametrize("callers", [8])
-def test_concurrent_routing_starts_one_round(tmp_path, store_url, close, callers) -> None:
-    project = _project(tmp_path, store_url, tasks={"overlap": 1})
-    close(project)
+def test_concurrent_routing_starts_one_round(text_project, callers) -> None:
+    project = _project(text_project, tasks={"overlap": 1})
     _promote_a_model(project)
-    outcomes = _race([project.route for _ in range(callers)])
+    outcomes = race([project.route for _ in range(callers)])
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     with project.engine.connect() as conn:
         rounds = conn.execute(select(func.count()).select_from(t.routing_rounds)).scalar_one()
@@ -157,15 +122,12 @@ def test_concurrent_routing_starts_one_round(tmp_path, store_url, close, callers
 
 
 @pytest.mark.parametrize("label", ["a", "b"], ids=["passes", "fails"])
-def test_concurrent_evaluations_of_an_answered_round_evaluate_it_once(
-    tmp_path, store_url, close, label
-) -> None:
-    project = _project(tmp_path, store_url, tasks={"overlap": 1})
-    close(project)
+def test_concurrent_evaluations_of_an_answered_round_evaluate_it_once(text_project, label) -> None:
+    project = _project(text_project, tasks={"overlap": 1})
     _promote_a_model(project)
     assert project.route().action == "started"
     round_id = _label_audit_sample(project, label)
-    outcomes = _race([project.route for _ in range(8)])
+    outcomes = race([project.route for _ in range(8)])
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     evaluated = _round_events(project)[1:]
     assert evaluated == ["round.passed" if label == "a" else "round.failed"], evaluated
@@ -240,9 +202,8 @@ def test_labels_that_read_the_same_are_refused(labels) -> None:
         parse_config({**BASE, "labels": labels})
 
 
-def test_a_config_stored_before_kinds_existed_opens(tmp_path, store_url, close) -> None:
-    project = _project(tmp_path, store_url, n_items=4)
-    close(project)
+def test_a_config_stored_before_kinds_existed_opens(text_project, close) -> None:
+    project = _project(text_project, n_items=4)
     multi = Project.create(
         {"name": "oldmulti", "labels": ["a", "b"], "multi_label": True},
         engine=project.engine,
@@ -261,11 +222,8 @@ def test_a_config_stored_before_kinds_existed_opens(tmp_path, store_url, close) 
         assert reopened.config.kind == kind
 
 
-def test_a_stored_config_of_an_uninstalled_kind_fails_to_open_naming_the_kind(
-    tmp_path, store_url, close
-) -> None:
-    project = _project(tmp_path, store_url, n_items=4)
-    close(project)
+def test_a_stored_config_of_an_uninstalled_kind_fails_to_open_naming_the_kind(text_project) -> None:
+    project = _project(text_project, n_items=4)
     with writer(project.engine).begin() as conn:
         row = conn.execute(select(t.projects.c.config).where(t.projects.c.name == "redteam"))
         config = {**row.scalar_one(), "kind": "ranking"}
@@ -298,10 +256,9 @@ def test_a_stored_config_of_an_uninstalled_kind_fails_to_open_naming_the_kind(
     ],
 )
 def test_a_hostile_answer_through_the_library_is_refused_and_stores_nothing(
-    tmp_path, store_url, close, multi, answer
+    text_project, multi, answer
 ) -> None:
-    project = _project(tmp_path, store_url, n_items=4, multi_label=multi)
-    close(project)
+    project = _project(text_project, n_items=4, multi_label=multi)
     (task,) = project.next_tasks(1, annotator="ann")
     with pytest.raises(AnswerError, match="label"):
         project.submit(task.id, answer, person="ann")
@@ -311,11 +268,8 @@ def test_a_hostile_answer_through_the_library_is_refused_and_stores_nothing(
         assert conn.execute(select(func.count()).select_from(t.annotations)).scalar_one() == 0
 
 
-def test_a_client_key_reused_for_another_item_does_not_drop_the_answer(
-    tmp_path, store_url, close
-) -> None:
-    project = _project(tmp_path, store_url, n_items=4, tasks={"overlap": 1})
-    close(project)
+def test_a_client_key_reused_for_another_item_does_not_drop_the_answer(text_project) -> None:
+    project = _project(text_project, n_items=4, tasks={"overlap": 1})
     first, second = project.next_tasks(2, annotator="ann")
     project.annotate(first.item_id, "a", annotator="ann", task_id=first.id, client_key="k")
     try:
@@ -359,10 +313,9 @@ def test_a_plugin_that_no_longer_imports_does_not_break_other_lookups(monkeypatc
 
 
 def test_two_handles_training_at_once_keep_each_versions_own_model_file(
-    tmp_path, store_url, close, monkeypatch
+    text_project, close, monkeypatch
 ) -> None:
-    project = _project(tmp_path, store_url, n_items=80, retrain={"every": 1000, "min_labels": 6})
-    close(project)
+    project = _project(text_project, n_items=80, retrain={"every": 1000, "min_labels": 6})
     for task in project.next_tasks(60, annotator="ann"):
         project.annotate(task.item_id, "a" if task.item_id % 2 else "b", annotator="ann")
     other = Project.open("redteam", engine=project.engine, settings=project.settings)
@@ -376,7 +329,7 @@ def test_two_handles_training_at_once_keep_each_versions_own_model_file(
         return judge(*args)
 
     monkeypatch.setattr(training, "holdout_metrics", holdout_metrics)
-    results = _race([project.train, other.train])
+    results = race([project.train, other.train])
     with project.engine.connect() as conn:
         rows = conn.execute(
             select(t.model_versions.c.version, t.model_versions.c.path, t.model_versions.c.metrics)

@@ -4,8 +4,6 @@ each other and submits, and skipped gold questions coming back early (which tell
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,26 +13,7 @@ from sqlalchemy import func, select
 from labelloop.errors import ConflictError
 from labelloop.loop.project import Project
 from labelloop.store import tables as t
-
-
-def _race(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run ``calls`` at once (threads released together); each result or exception."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(k: int) -> None:
-        barrier.wait()
-        try:
-            results[k] = calls[k]()
-        except Exception as exc:  # the race's outcome is what is checked
-            results[k] = exc
-
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    return results
+from races import race
 
 
 def _miscounted(project: Project) -> dict[int, tuple[int, int]]:
@@ -69,7 +48,7 @@ def _waiting(project: Project) -> int:
 def test_concurrent_skips_of_one_task_give_its_place_back_once(text_project) -> None:
     project = text_project(tasks={"overlap": 2})
     (task,) = project.next_tasks(1, annotator="ann")
-    _race([lambda: project.skip_task(task.id, annotator="ann") for _ in range(8)])
+    race([lambda: project.skip_task(task.id, annotator="ann") for _ in range(8)])
     assert _miscounted(project) == {}
 
 
@@ -77,7 +56,7 @@ def test_a_skip_racing_a_submit_leaves_one_consistent_outcome(text_project) -> N
     project = text_project(tasks={"overlap": 2})
     for _ in range(5):
         (task,) = project.next_tasks(1, annotator="ann")
-        _race(
+        race(
             [
                 lambda task=task: project.skip_task(task.id, annotator="ann"),
                 lambda task=task: project.annotate(
@@ -102,7 +81,7 @@ def test_concurrent_hand_outs_expire_a_lease_once(text_project) -> None:
     for k in range(3):
         project.next_tasks(10, annotator=f"old{k}", now=past)  # every lease has expired
     people = [f"new{k}" for k in range(6)]
-    _race([lambda who=who: project.next_tasks(5, annotator=who) for who in people])
+    race([lambda who=who: project.next_tasks(5, annotator=who) for who in people])
     assert _miscounted(project) == {}
 
 
@@ -147,7 +126,7 @@ def test_concurrent_hand_outs_to_one_person_keep_the_lease_cap(text_project) -> 
     def lease() -> list[Any]:
         return project.next_tasks(5, annotator="greedy", max_leases=5)
 
-    _race([lease for _ in range(8)])
+    race([lease for _ in range(8)])
     with project.engine.connect() as conn:
         held = conn.execute(
             select(func.count()).where(t.tasks.c.assignee == "greedy", t.tasks.c.status == "open")

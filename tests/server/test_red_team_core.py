@@ -10,7 +10,6 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 
@@ -25,6 +24,7 @@ from labelloop.jobs import queue
 from labelloop.loop.project import Project
 from labelloop.store import tables as t
 from labelloop.store.engine import writer
+from races import race
 
 API = "/api/v1/projects"
 MULTI = {"labels": ["neg", "pos", "meh"], "kind": "multi_label"}
@@ -47,26 +47,6 @@ def _submit(server, task_id: int, body: Any, project: str = "demo", role: str = 
     return server.client.post(
         f"{API}/{project}/tasks/{task_id}/submit", json=body, headers=server.auth(role)
     )
-
-
-def _race(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run every call at once (threads released together); their results or exceptions."""
-    results: list[Any] = [None] * len(calls)
-    start = threading.Barrier(len(calls))
-
-    def run(k: int) -> None:
-        start.wait()
-        try:
-            results[k] = calls[k]()
-        except Exception as exc:  # the race's outcome is what is checked
-            results[k] = exc
-
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def _count(server, table: Any, *where: Any) -> int:
@@ -479,7 +459,7 @@ def test_concurrent_answers_with_overlap_two_decide_each_item_once(server, quali
                 codes.append(res.status_code)
             return codes
 
-        results = _race([lambda k=k, a=a, ts=ts: answer_all(k, a, ts) for k, a, ts in leased])
+        results = race([lambda k=k, a=a, ts=ts: answer_all(k, a, ts) for k, a, ts in leased])
         codes = [code for result in results for code in result]
         assert set(codes) <= {200}, Counter(codes)
         sent += len(codes)
@@ -549,7 +529,7 @@ def test_a_submit_racing_the_persons_removal_is_stored_whole_or_refused(server) 
             with writer(server.engine).begin() as conn:
                 remove_membership(conn, project_id=project_id, username="annotator", actor="t")
 
-        submit, _ = _race(
+        submit, _ = race(
             [lambda task=task: _submit(server, task["task_id"], {"label": "pos"}), remove]
         )
         _stored_whole_or_not_at_all(server, task["task_id"], submit.status_code)
@@ -571,7 +551,7 @@ def test_a_submit_racing_a_lowered_tier_is_stored_whole_or_refused(server) -> No
                 actor="t",
             )
 
-        submit, _ = _race(
+        submit, _ = race(
             [
                 lambda task=task: _submit(
                     server, task["task_id"], {"label": "pos"}, role="reviewer"
@@ -649,7 +629,7 @@ def test_concurrent_audit_answers_evaluate_their_round_once(server) -> None:
         ]
 
     try:
-        results = _race([lambda a=a, ts=ts: answer_all(a, ts) for a, ts in leased])
+        results = race([lambda a=a, ts=ts: answer_all(a, ts) for a, ts in leased])
     finally:
         racing.set()
         watcher.join()

@@ -4,7 +4,6 @@ items, and items that cannot be served."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from labelloop.accounts.memberships import flag_member
 from labelloop.loop.project import Project
 from labelloop.store import tables as t
 from labelloop.store.engine import writer
+from races import race
 
 NEXT = "/api/v1/projects/demo/tasks/next"
 
@@ -29,23 +29,6 @@ def _submit(server, task_id: int, label: Any = "pos", role: str = "annotator", *
         json={"label": label, **body},
         headers=server.auth(role),
     )
-
-
-def _race(calls: list[Any]) -> list[Any]:
-    """Run every call at once (threads released together); their results in order."""
-    results: list[Any] = [None] * len(calls)
-    start = threading.Barrier(len(calls))
-
-    def run(k: int) -> None:
-        start.wait()
-        results[k] = calls[k]()
-
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def _live_answers(server) -> Counter[int]:
@@ -64,7 +47,7 @@ def test_concurrent_submits_of_one_task_store_one_answer(server) -> None:
     tasks = _next(server, n=10).json()
     for task in tasks:
         submit = lambda task_id=task["task_id"]: _submit(server, task_id)  # noqa: E731
-        codes = [r.status_code for r in _race([submit] * 8)]
+        codes = [r.status_code for r in race([submit] * 8)]
         assert codes.count(200) == 1 and codes.count(409) == 7, codes
     assert set(_live_answers(server).values()) == {1}
 
@@ -72,7 +55,7 @@ def test_concurrent_submits_of_one_task_store_one_answer(server) -> None:
 def test_concurrent_retries_with_one_client_key_store_one_answer(server) -> None:
     server.add_project(server.texts(40))
     (task,) = _next(server).json()
-    answers = _race([lambda: _submit(server, task["task_id"], client_key="k1")] * 8)
+    answers = race([lambda: _submit(server, task["task_id"], client_key="k1")] * 8)
     assert {r.status_code for r in answers} == {200}
     assert len({r.json()["annotation_id"] for r in answers}) == 1
     assert sum(r.json()["created"] for r in answers) == 1
