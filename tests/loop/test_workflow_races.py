@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,14 @@ from labelloop.errors import ConflictError
 from labelloop.loop.project import Project
 from labelloop.store import tables as t
 from races import race
+
+
+def _import_gold(project: Project, tmp_path: Path, n: int) -> None:
+    """``n`` gold questions whose answer is "a"."""
+    gold = tmp_path / "gold.jsonl"
+    rows = [{"id": f"g{i}", "text": f"gold {i}", "label": "a"} for i in range(n)]
+    gold.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    project.import_file(gold, gold=True)
 
 
 def _miscounted(project: Project) -> dict[int, tuple[int, int]]:
@@ -89,10 +98,7 @@ def test_a_skipped_gold_question_comes_back_only_after_everything_else(
     text_project, tmp_path
 ) -> None:
     project = text_project(n_items=40, quality={"gold_rate": 0.3})
-    gold = tmp_path / "gold.jsonl"
-    rows = [{"id": f"g{i}", "text": f"gold {i}", "label": "a"} for i in range(20)]
-    gold.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    project.import_file(gold, gold=True)
+    _import_gold(project, tmp_path, 20)
     skipped = set()
     for task in project.next_tasks(10, annotator="ann"):
         project.skip_task(task.id, annotator="ann")
@@ -109,10 +115,7 @@ def test_gold_questions_are_not_handed_out_alone_once_the_queue_is_dry(
     text_project, tmp_path
 ) -> None:
     project = text_project(n_items=12, quality={"gold_rate": 0.5})
-    gold = tmp_path / "gold.jsonl"
-    rows = [{"id": f"g{i}", "text": f"gold {i}", "label": "a"} for i in range(60)]
-    gold.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    project.import_file(gold, gold=True)
+    _import_gold(project, tmp_path, 60)
     while _waiting(project):
         for task in project.next_tasks(5, annotator="ann"):
             project.annotate(task.item_id, "a", annotator="ann", task_id=task.id)
@@ -150,10 +153,7 @@ def test_undoing_an_ambiguous_flag_does_not_tell_gold_questions_apart(
     text_project, tmp_path
 ) -> None:
     project = text_project(n_items=20, quality={"gold_rate": 0.5})
-    gold = tmp_path / "gold.jsonl"
-    rows = [{"id": f"g{i}", "text": f"gold {i}", "label": "a"} for i in range(10)]
-    gold.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    project.import_file(gold, gold=True)
+    _import_gold(project, tmp_path, 10)
     refusals = {}
     while len(refusals) < 2:
         for task in project.next_tasks(4, annotator="ann"):
