@@ -29,6 +29,7 @@ from labelloop.store import tables as t
 from labelloop.store.events import append_event
 
 FLAGS = ("ambiguous",)
+PAUSED = "your work on {project} is paused until an admin reviews it"
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def submit(
     One transaction: the task must be ``person``'s, at a tier they still work at on the project
     (else :class:`NotFoundError`, as for a task that does not exist); then as :func:`annotate`.
     """
-    return _answer(ctx, votes, None, answer, person, task_id, client_key, flag, True, watch_retrain)
+    return _answer(ctx, votes, None, answer, person, task_id, client_key, flag, watch_retrain)
 
 
 def annotate(
@@ -102,9 +103,7 @@ def annotate(
     :class:`RetrainDue` once ``retrain.every`` training labels have gathered since the newest
     model (counted after the commit, outside the write lock).
     """
-    return _answer(
-        ctx, votes, item_id, label, annotator, task_id, client_key, flag, False, watch_retrain
-    )
+    return _answer(ctx, votes, item_id, label, annotator, task_id, client_key, flag, watch_retrain)
 
 
 def _answer(
@@ -116,7 +115,6 @@ def _answer(
     task_id: int | None,
     client_key: str | None,
     flag: str | None,
-    member: bool,
     watch_retrain: bool,
 ) -> AnnotationResult:
     if flag is not None and flag not in FLAGS:
@@ -131,7 +129,9 @@ def _answer(
     try:
         with ctx.writer.begin() as conn:
             if item_id is None:
-                item_id = _own_task(conn, ctx, task_id, annotator, member=member)
+                item_id = _own_task(conn, ctx, task_id, annotator)
+            elif is_paused(conn, ctx.id, annotator):
+                raise PermissionDenied(PAUSED.format(project=ctx.name))
             result = _record(conn, ctx, votes, item_id, label, annotator, task_id, client_key, flag)
     except IntegrityError:
         found = None
@@ -150,12 +150,10 @@ def _answer(
     return result
 
 
-def _own_task(
-    conn: Connection, ctx: LoopContext, task_id: int | None, person: str, *, member: bool
-) -> int:
-    """The item of ``person``'s task ``task_id``; with ``member``, only at a tier they still
-    work at on the project. Anything else reads as missing: whether someone else's task exists
-    is nobody else's business."""
+def _own_task(conn: Connection, ctx: LoopContext, task_id: int | None, person: str) -> int:
+    """The item of ``person``'s task ``task_id``, at a tier they still work at on the project;
+    anything else reads as missing (whether someone else's task exists is nobody else's
+    business). A paused person is refused."""
     tk = t.tasks
     task = conn.execute(
         select(tk.c.item_id, tk.c.assignee, tk.c.tier).where(
@@ -165,13 +163,14 @@ def _own_task(
     missing = NotFoundError(f"no task {task_id} of yours in this project")
     if task is None or task.assignee != person:
         raise missing
-    if member:
-        try:
-            tiers = membership(conn, project_id=ctx.id, username=person).tiers
-        except NotFoundError:
-            raise missing from None
-        if task.tier not in tiers:
-            raise missing
+    try:
+        member = membership(conn, project_id=ctx.id, username=person)
+    except NotFoundError:
+        raise missing from None
+    if task.tier not in member.tiers:
+        raise missing
+    if member.flagged_at is not None:
+        raise PermissionDenied(PAUSED.format(project=ctx.name))
     return int(task.item_id)
 
 
@@ -190,8 +189,6 @@ def _record(
     item = locked_item(conn, ctx, item_id)
     if item is None:
         raise NotFoundError(f"item {item_id} is not in project {ctx.name!r}")
-    if is_paused(conn, ctx.id, annotator):
-        raise PermissionDenied(f"your work on {ctx.name} is paused until an admin reviews it")
     # Without a task id, the person's latest lease on the item is used.
     where = [tk.c.id == task_id] if task_id is not None else [tk.c.assignee == annotator]
     task = conn.execute(
